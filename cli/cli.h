@@ -1,0 +1,49 @@
+/* cli.h — shared pieces of the `oncolm` command-line program.
+ *
+ * Each subcommand lives in cli/cmd_<name>.c and exposes
+ *   int cmd_<name>(int argc, char **argv);   // argv[0] is the subcommand
+ * returning the process exit code: 0 success, 1 failure (error already
+ * printed), 2 usage error. Only the CLI prints and chooses exit codes; the
+ * library reports through onc_error. */
+#ifndef ONCOLM_CLI_H
+#define ONCOLM_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oncolm/status.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+/* Print "oncolm: <message>" to stderr. */
+void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "oncolm: <err->msg>" to stderr and return CLI_EXIT_FAIL. */
+int cli_fail(const onc_error *err);
+/* Print "oncolm <cmd>: <message>\n<usage>" and return CLI_EXIT_USAGE. */
+int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parse helpers: return false (after printing a message) on bad input. */
+bool cli_parse_i64(const char *flag, const char *s, int64_t min, int64_t max, int64_t *out);
+bool cli_parse_f64(const char *flag, const char *s, double *out);
+
+/* Read a whole file ("-" = stdin) into a malloc()ed NUL-terminated buffer.
+ * Returns NULL with err set on failure. *len excludes the NUL. */
+char *cli_read_file(const char *path, size_t *len, onc_error *err);
+
+/* Subcommands. */
+int cmd_help(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_model(int argc, char **argv);    /* model info | model create */
+int cmd_tokenize(int argc, char **argv);
+int cmd_vocab(int argc, char **argv);    /* vocab train */
+int cmd_quantize(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* Parts of `model`, in their own files. */
+int cmd_model_info(int argc, char **argv);
+int cmd_model_create(int argc, char **argv);
+
+#endif

@@ -1,0 +1,103 @@
+/* cli_util.c — error printing, argument parsing and file reading for the CLI. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_errorf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("oncolm: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_fail(const onc_error *err) {
+    cli_errorf("%s", err && err->msg[0] ? err->msg : "unknown error");
+    return CLI_EXIT_FAIL;
+}
+
+int cli_usage_error(const char *usage, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("oncolm: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    if (usage) fprintf(stderr, "%s", usage);
+    return CLI_EXIT_USAGE;
+}
+
+bool cli_parse_i64(const char *flag, const char *s, int64_t min, int64_t max, int64_t *out) {
+    if (!s) {
+        cli_errorf("%s needs a value", flag);
+        return false;
+    }
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < min || v > max) {
+        cli_errorf("%s: '%s' is not an integer in [%lld, %lld]", flag, s, (long long)min, (long long)max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_parse_f64(const char *flag, const char *s, double *out) {
+    if (!s) {
+        cli_errorf("%s needs a value", flag);
+        return false;
+    }
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end != '\0') {
+        cli_errorf("%s: '%s' is not a number", flag, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+char *cli_read_file(const char *path, size_t *len, onc_error *err) {
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        onc_error_set(err, ONC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) goto oom;
+    for (;;) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) goto oom;
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        onc_error_set(err, ONC_ERR_IO, "%s: read error", path);
+        free(buf);
+        if (f != stdin) fclose(f);
+        return NULL;
+    }
+    if (f != stdin) fclose(f);
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+oom:
+    free(buf);
+    if (f != stdin) fclose(f);
+    onc_error_set(err, ONC_ERR_NOMEM, "%s: out of memory reading file", path);
+    return NULL;
+}

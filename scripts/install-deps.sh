@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages oncolm needs to build and test.
+# Idempotent: prints nothing and exits 0 when everything is already there.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libpcre2-dev          # byte-level BPE pre-tokenizer regexes (Unicode properties)
+  libutf8proc-dev       # BERT normalisation: case folding, accent stripping, categories
+  libcmocka-dev         # unit test framework
+  python3 python3-numpy # independent test oracles (Debian's interpreter, not pyenv)
+  clang libclang-rt-14-dev  # libFuzzer targets and sanitizer runtime
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "oncolm: installing Debian packages: ${missing[*]}" >&2
+sudo_cmd=()
+[ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq >/dev/null
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
