@@ -23,9 +23,10 @@ void onc_error_prefix(onc_error *err, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    char joined[ONC_ERROR_MSG_MAX];
+    char joined[2 * ONC_ERROR_MSG_MAX + 2];
     snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
-    memcpy(err->msg, joined, sizeof joined);
+    memcpy(err->msg, joined, sizeof err->msg - 1);
+    err->msg[sizeof err->msg - 1] = '\0';
 }
 
 void onc_error_clear(onc_error *err) {
