@@ -76,7 +76,7 @@ typedef struct onc_gguf onc_gguf; /* opaque, immutable after open */
  * data + nbytes inside the file, offset aligned. */
 typedef struct onc_gguf_tensor {
     const char *name;               /* NUL-terminated, owned by the onc_gguf */
-    uint32_t n_dims;                /* as stored (1..4; 0 is stored as 1-d scalar) */
+    uint32_t n_dims;                /* 1..4; a stored 0 (scalar) reads as 1, ne[0] = 1 */
     int64_t ne[ONC_GGUF_MAX_DIMS];  /* ggml order: ne[0] is the contiguous dim */
     onc_type type;                  /* tensor element / block type */
     uint64_t offset;                /* relative to the data section */

@@ -65,9 +65,10 @@ typedef struct onc_vocab_spec {
 const char *onc_vocab_kind_name(onc_vocab_kind kind);
 
 /* Write every tokenizer.ggml.* key of `spec` into `w` (types as llama.cpp
- * requires; special ids that are ONC_TOKEN_NONE are omitted). For WPM also
- * writes tokenizer.ggml.token_type_count is NOT written here (architecture
- * metadata). Returns ONC_OK or an error. */
+ * requires; special ids that are ONC_TOKEN_NONE are omitted). The BERT key
+ * tokenizer.ggml.token_type_count is NOT written here: it is architecture
+ * metadata (onc_hparams_write_gguf in oncolm/arch.h writes it). Returns
+ * ONC_OK or an error. */
 onc_status onc_vocab_spec_write_gguf(const onc_vocab_spec *spec, onc_gguf_writer *w, onc_error *err);
 
 /* Read the tokenizer.ggml.* keys of an open GGUF into a freshly allocated
@@ -83,10 +84,16 @@ void onc_vocab_spec_free(onc_vocab_spec *spec); /* accepts NULL */
 typedef struct onc_vocab_train_params {
     onc_vocab_kind kind;    /* which model to learn */
     const char *pre;        /* BPE pre-tokenizer ("llama-bpe" default) */
-    int32_t vocab_size;     /* target size including special/byte tokens */
-    int32_t min_frequency;  /* ignore pairs/words seen fewer times (default 2) */
+    int32_t vocab_size;     /* target size including special/byte tokens; the
+                               result is smaller when the text runs out of
+                               pairs seen min_frequency times */
+    int32_t min_frequency;  /* stop when the best pair is seen fewer times (default 2) */
     bool lowercase;         /* WPM: uncased model (default true) */
-    int n_threads;          /* counting threads (default 1) */
+    int n_threads;          /* counting threads (default 1; training is
+                               single-threaded for now) */
+    double char_coverage;   /* SPM: keep the most frequent characters covering
+                               this fraction of the text (default 0.9999); the
+                               rest falls back to byte tokens */
     /* optional progress callback: called with done/total units of work */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *progress_user;
@@ -96,11 +103,18 @@ onc_vocab_train_params onc_vocab_train_default_params(onc_vocab_kind kind);
 
 /* Learn a vocabulary from UTF-8 text (invalid sequences are replaced by
  * U+FFFD). The result tokenizes with oncolm's (and llama.cpp's) tokenizer of
- * the same kind: SPM gets <unk>,<s>,</s>, 256 byte tokens <0xXX> and scored
- * pieces with "▁" for spaces; BPE gets the 256 byte-level symbols, merges and
- * an <|endoftext|>-style special token set; WPM gets [PAD] [UNK] [CLS] [SEP]
- * [MASK], characters, "##" continuation pieces and whole words. Returns NULL
- * with err set on failure. Deterministic for the same input and params. */
+ * the same kind: SPM gets <unk>=0,<s>=1,</s>=2, 256 byte tokens <0xXX> and
+ * pieces with "▁" for spaces scored -k for merge k (then the characters);
+ * BPE gets the 256 byte-level symbols (GPT-2 order), merged symbols, merges
+ * and the pre-tokenizer family's special tokens at the end ("llama-bpe":
+ * <|begin_of_text|> ... <|eot_id|>; "qwen2": <|endoftext|> <|im_start|>
+ * <|im_end|>; "gpt-2": <|endoftext|>); WPM gets BERT's ids ([PAD]=0,
+ * [unused0..98], [UNK]=100, [CLS]=101, [SEP]=102, [MASK]=103), then
+ * characters and pieces learned by frequency merges in GGUF's phantom-space
+ * form (word-initial pieces "▁"-prefixed, continuation pieces without "##").
+ * Details in src/tokenizer/vocab_train.c. Returns NULL with err set on
+ * failure. Deterministic for the same input and params. Caller frees with
+ * onc_vocab_spec_free(). */
 onc_vocab_spec *onc_vocab_train(const char *text, size_t len, const onc_vocab_train_params *params,
                                 onc_error *err);
 

@@ -1,0 +1,163 @@
+/* bench_kernels.c — throughput of the weight x activation kernels.
+ *
+ *   bench_kernels [--types q4_K,q8_0,...] [--levels scalar,avx2,avx512]
+ *                 [--threads 1,2] [--shapes 4096x4096,11008x4096] [--m 32]
+ *                 [--min-time 0.3]
+ *
+ * For each weight type, SIMD level, thread count and shape ROWSxCOLS (W has
+ * ROWS rows of COLS elements, as ggml ne = {COLS, ROWS}), times
+ *   matvec: y = W x (one token; reads all of W once: bandwidth bound), and
+ *   matmul: Y = X W^T for --m activation rows (prompt batch),
+ * through onc_mul_mat_f32 (activation conversion included), and prints
+ * GFLOP/s (2*ROWS*COLS*m / time), GB/s of weight bytes streamed per
+ * matvec, and the matmul speed-up per token over m separate matvecs.
+ * Also prints a read-bandwidth baseline (sum over a 256 MiB buffer). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "oncolm/compute.h"
+#include "oncolm/types.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int split_list(char *s, char **out, int max) {
+    int n = 0;
+    for (char *tok = strtok(s, ","); tok && n < max; tok = strtok(NULL, ",")) out[n++] = tok;
+    return n;
+}
+
+typedef struct bw_ctx {
+    const double *p;
+    size_t n;
+    double sums[64];
+} bw_ctx;
+
+static void bw_task(void *vctx, int ith, int nth) {
+    bw_ctx *c = vctx;
+    int64_t lo, hi;
+    onc_split_range((int64_t)c->n, ith, nth, &lo, &hi);
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t i = lo; i + 4 <= hi; i += 4) {
+        s0 += c->p[i];
+        s1 += c->p[i + 1];
+        s2 += c->p[i + 2];
+        s3 += c->p[i + 3];
+    }
+    c->sums[ith] = s0 + s1 + s2 + s3;
+}
+
+typedef struct run_t {
+    double sec; /* per call */
+} run_t;
+
+static run_t time_mm(onc_threadpool *tp, float *y, onc_type t, const void *w, size_t rs, int64_t rows,
+                     const float *x, int64_t cols, int64_t m, double min_time) {
+    onc_mul_mat_f32(tp, y, rows, t, w, rs, rows, x, cols, cols, m, NULL); /* warm up */
+    int iters = 0;
+    const double t0 = now();
+    double t1;
+    do {
+        onc_mul_mat_f32(tp, y, rows, t, w, rs, rows, x, cols, cols, m, NULL);
+        iters++;
+        t1 = now();
+    } while (t1 - t0 < min_time || iters < 3);
+    return (run_t){(t1 - t0) / iters};
+}
+
+int main(int argc, char **argv) {
+    char types_s[256] = "f32,f16,bf16,q8_0,q4_0,q4_K,q5_K,q6_K", levels_s[64] = "scalar,avx2,avx512";
+    char threads_s[64] = "1,2", shapes_s[128] = "4096x4096,11008x4096";
+    int64_t m = 32;
+    double min_time = 0.3;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--types")) snprintf(types_s, sizeof types_s, "%s", argv[i + 1]);
+        else if (!strcmp(argv[i], "--levels")) snprintf(levels_s, sizeof levels_s, "%s", argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) snprintf(threads_s, sizeof threads_s, "%s", argv[i + 1]);
+        else if (!strcmp(argv[i], "--shapes")) snprintf(shapes_s, sizeof shapes_s, "%s", argv[i + 1]);
+        else if (!strcmp(argv[i], "--m")) m = atoll(argv[i + 1]);
+        else if (!strcmp(argv[i], "--min-time")) min_time = atof(argv[i + 1]);
+        else {
+            fprintf(stderr, "bench_kernels: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    char *types[16], *levels[4], *threads[8], *shapes[8];
+    const int nt = split_list(types_s, types, 16), nl = split_list(levels_s, levels, 4);
+    const int nth = split_list(threads_s, threads, 8), ns = split_list(shapes_s, shapes, 8);
+
+    printf("# detected SIMD level: %s (avx512bf16: %s)\n", onc_simd_name(onc_simd_detect()),
+           onc_cpu_has_avx512bf16() ? "yes" : "no");
+    /* read bandwidth baseline */
+    {
+        const size_t n = (256u << 20) / sizeof(double);
+        double *buf = malloc(n * sizeof(double));
+        for (size_t i = 0; i < n; i++) buf[i] = (double)i;
+        for (int k = 0; k < nth; k++) {
+            onc_threadpool *tp = onc_threadpool_new(atoi(threads[k]), NULL);
+            bw_ctx c = {buf, n, {0}};
+            onc_threadpool_run(tp, bw_task, &c);
+            const double t0 = now();
+            for (int r = 0; r < 5; r++) onc_threadpool_run(tp, bw_task, &c);
+            const double dt = (now() - t0) / 5;
+            printf("# read bandwidth, %s thread(s): %.1f GB/s (sum over 256 MiB)\n", threads[k],
+                   n * sizeof(double) / dt / 1e9);
+            onc_threadpool_free(tp);
+        }
+        free(buf);
+    }
+    printf("| type | level | thr | shape (rows x cols) | weights MB | matvec ms | matvec GB/s | matvec GFLOP/s "
+           "| matmul m=%lld ms | matmul GFLOP/s | batch speed-up/token |\n",
+           (long long)m);
+    printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int si = 0; si < ns; si++) {
+        int64_t rows, cols;
+        if (sscanf(shapes[si], "%lldx%lld", (long long *)&rows, (long long *)&cols) != 2) return 2;
+        float *wf = malloc((size_t)(rows * cols) * 4), *x = malloc((size_t)(m * cols) * 4);
+        float *y = malloc((size_t)(m * rows) * 4);
+        srand(1);
+        for (int64_t i = 0; i < rows * cols; i++) wf[i] = (float)rand() / RAND_MAX - 0.5f;
+        for (int64_t i = 0; i < m * cols; i++) x[i] = (float)rand() / RAND_MAX - 0.5f;
+        for (int ti = 0; ti < nt; ti++) {
+            onc_type t;
+            if (!onc_type_from_name(types[ti], &t) || !onc_vec_dot_get(t, ONC_SIMD_SCALAR)) {
+                fprintf(stderr, "bench_kernels: no kernels for type %s\n", types[ti]);
+                continue;
+            }
+            const size_t rs = onc_type_row_size(t, cols);
+            char *w = malloc(rs * (size_t)rows);
+            for (int64_t r = 0; r < rows; r++) onc_quantize_row(t, wf + r * cols, w + r * rs, cols);
+            for (int li = 0; li < nl; li++) {
+                onc_simd_level lv = !strcmp(levels[li], "scalar") ? ONC_SIMD_SCALAR
+                                    : !strcmp(levels[li], "avx2") ? ONC_SIMD_AVX2
+                                                                  : ONC_SIMD_AVX512;
+                if (!onc_simd_supported(lv)) continue;
+                onc_simd_force(lv);
+                for (int hi = 0; hi < nth; hi++) {
+                    onc_threadpool *tp = onc_threadpool_new(atoi(threads[hi]), NULL);
+                    const run_t mv = time_mm(tp, y, t, w, rs, rows, x, cols, 1, min_time);
+                    const run_t mm = time_mm(tp, y, t, w, rs, rows, x, cols, m, min_time);
+                    const double flop = 2.0 * rows * cols;
+                    printf("| %s | %s | %s | %lldx%lld | %.1f | %.3f | %.1f | %.1f | %.2f | %.1f | %.2fx |\n",
+                           types[ti], levels[li], threads[hi], (long long)rows, (long long)cols,
+                           rs * rows / 1e6, mv.sec * 1e3, rs * rows / mv.sec / 1e9, flop / mv.sec / 1e9,
+                           mm.sec * 1e3, flop * m / mm.sec / 1e9, mv.sec * m / mm.sec);
+                    fflush(stdout);
+                    onc_threadpool_free(tp);
+                }
+            }
+            onc_simd_force(ONC_SIMD_COUNT);
+            free(w);
+        }
+        free(wf);
+        free(x);
+        free(y);
+    }
+    return 0;
+}

@@ -1,0 +1,154 @@
+/* compute.c — kernel dispatch, activation conversion, and the matvec /
+ * matmul drivers over row ranges (see oncolm/compute.h).
+ *
+ * Matmul cache blocking (as ggml's mul_mat on CPU): W rows are taken in
+ * tiles of BLK_W and activation rows in tiles of BLK_X; inside a tile every
+ * W row is dotted against every X row of the tile, so the W row stays in L1
+ * and the X tile (BLK_X * ~4.6 KB for n = 4096 in Q8_K) in L1/L2, and each
+ * W byte is read from memory once per X tile instead of once per token.
+ * Where a level has a 4-row kernel (quantized types), each W block is
+ * decoded once for 4 activation rows. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compute/kernels.h"
+#include "tensor/blocks.h"
+
+#define BLK_W 16
+#define BLK_X 8
+
+static onc_vec_dot_fn tables[ONC_SIMD_COUNT][ONC_TYPE_COUNT];
+static onc_vec_dot4_fn tables4[ONC_SIMD_COUNT][ONC_TYPE_COUNT];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void tables_init(void) {
+    onc_kernels_fill_ref(tables[ONC_SIMD_SCALAR]);
+    memcpy(tables[ONC_SIMD_AVX2], tables[ONC_SIMD_SCALAR], sizeof tables[0]);
+    onc_kernels_fill_avx2(tables[ONC_SIMD_AVX2], tables4[ONC_SIMD_AVX2]);
+    memcpy(tables[ONC_SIMD_AVX512], tables[ONC_SIMD_AVX2], sizeof tables[0]);
+    memcpy(tables4[ONC_SIMD_AVX512], tables4[ONC_SIMD_AVX2], sizeof tables4[0]);
+    onc_kernels_fill_avx512(tables[ONC_SIMD_AVX512], tables4[ONC_SIMD_AVX512], onc_cpu_has_avx512bf16());
+}
+
+onc_type onc_vec_dot_type(onc_type wtype) {
+    switch (wtype) {
+    case ONC_TYPE_F32: return ONC_TYPE_F32;
+    case ONC_TYPE_F16: return ONC_TYPE_F16;
+    case ONC_TYPE_BF16: return ONC_TYPE_BF16;
+    case ONC_TYPE_Q4_0:
+    case ONC_TYPE_Q8_0: return ONC_TYPE_Q8_0;
+    case ONC_TYPE_Q4_K:
+    case ONC_TYPE_Q5_K:
+    case ONC_TYPE_Q6_K: return ONC_TYPE_Q8_K;
+    default: return (onc_type)-1;
+    }
+}
+
+size_t onc_activation_row_size(onc_type wtype, int64_t n) {
+    const onc_type vt = onc_vec_dot_type(wtype);
+    ONC_ASSERT((int)vt >= 0);
+    return onc_type_row_size(vt, n);
+}
+
+void onc_convert_activation_row(onc_type wtype, void *dst, const float *x, int64_t n) {
+    const onc_type vt = onc_vec_dot_type(wtype);
+    ONC_ASSERT((int)vt >= 0);
+    onc_quantize_row(vt, x, dst, n);
+}
+
+onc_vec_dot_fn onc_vec_dot_get(onc_type wtype, onc_simd_level level) {
+    pthread_once(&tables_once, tables_init);
+    if ((int)wtype < 0 || wtype >= ONC_TYPE_COUNT || (int)level < 0 || level >= ONC_SIMD_COUNT) return NULL;
+    return tables[level][wtype];
+}
+
+void onc_vec_dot(onc_type wtype, float *s, const void *w, const void *x, int64_t n) {
+    onc_vec_dot_fn f = onc_vec_dot_get(wtype, onc_simd_level_get());
+    ONC_ASSERT(f != NULL);
+    f(s, w, x, n);
+}
+
+void onc_matvec_rows(float *y, onc_type wtype, const void *w, size_t w_stride, const void *xq, int64_t n,
+                     int64_t r0, int64_t r1) {
+    onc_vec_dot_fn f = onc_vec_dot_get(wtype, onc_simd_level_get());
+    ONC_ASSERT(f != NULL);
+    const char *wb = w;
+    for (int64_t r = r0; r < r1; r++) f(&y[r], wb + (size_t)r * w_stride, xq, n);
+}
+
+void onc_matmul_rows(float *y, int64_t ldy, onc_type wtype, const void *w, size_t w_stride, const void *xq,
+                     size_t xq_stride, int64_t n, int64_t m, int64_t r0, int64_t r1) {
+    const onc_simd_level lv = onc_simd_level_get();
+    onc_vec_dot_fn f = onc_vec_dot_get(wtype, lv);
+    ONC_ASSERT(f != NULL);
+    onc_vec_dot4_fn f4 = tables4[lv][wtype];
+    const char *wb = w, *xb = xq;
+    for (int64_t rr = r0; rr < r1; rr += BLK_W) {
+        const int64_t re = rr + BLK_W < r1 ? rr + BLK_W : r1;
+        for (int64_t ii = 0; ii < m; ii += BLK_X) {
+            const int64_t ie = ii + BLK_X < m ? ii + BLK_X : m;
+            for (int64_t r = rr; r < re; r++) {
+                const char *wr = wb + (size_t)r * w_stride;
+                int64_t i = ii;
+                if (f4)
+                    for (; i + 4 <= ie; i += 4) f4(&y[i * ldy + r], (size_t)ldy, wr, xb + (size_t)i * xq_stride, xq_stride, n);
+                for (; i < ie; i++) f(&y[i * ldy + r], wr, xb + (size_t)i * xq_stride, n);
+            }
+        }
+    }
+}
+
+// --- threaded whole product ---------------------------------------------------------
+
+typedef struct mm_task {
+    float *y;
+    int64_t ldy;
+    onc_type wtype;
+    const void *w;
+    size_t w_stride;
+    int64_t nrows;
+    const float *x;
+    int64_t ldx, n, m;
+    void *xq;
+    size_t xq_stride;
+    onc_threadpool *tp;
+} mm_task;
+
+static void mm_run(void *ctx, int ith, int nth) {
+    mm_task *t = ctx;
+    int64_t lo, hi;
+    onc_split_range(t->m, ith, nth, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++)
+        onc_convert_activation_row(t->wtype, (char *)t->xq + (size_t)i * t->xq_stride, t->x + i * t->ldx, t->n);
+    onc_threadpool_barrier(t->tp);
+    /* split W rows in chunks of BLK_W-aligned ranges */
+    const int64_t nblk = (t->nrows + BLK_W - 1) / BLK_W;
+    onc_split_range(nblk, ith, nth, &lo, &hi);
+    lo *= BLK_W;
+    hi = hi * BLK_W < t->nrows ? hi * BLK_W : t->nrows;
+    if (lo >= hi) return;
+    if (t->m == 1)
+        onc_matvec_rows(t->y, t->wtype, t->w, t->w_stride, t->xq, t->n, lo, hi);
+    else
+        onc_matmul_rows(t->y, t->ldy, t->wtype, t->w, t->w_stride, t->xq, t->xq_stride, t->n, t->m, lo, hi);
+}
+
+onc_status onc_mul_mat_f32(onc_threadpool *tp, float *y, int64_t ldy, onc_type wtype, const void *w,
+                           size_t w_stride, int64_t nrows, const float *x, int64_t ldx, int64_t n, int64_t m,
+                           onc_error *err) {
+    if (!onc_vec_dot_get(wtype, ONC_SIMD_SCALAR))
+        return onc_error_set(err, ONC_ERR_UNSUPPORTED, "mul_mat: weight type %s has no kernels",
+                             onc_type_traits_of(wtype)->name ? onc_type_traits_of(wtype)->name : "?");
+    if (n % onc_type_traits_of(wtype)->block_size != 0)
+        return onc_error_set(err, ONC_ERR_INVALID, "mul_mat: row length %lld not a multiple of the %s block size",
+                             (long long)n, onc_type_traits_of(wtype)->name);
+    if (m <= 0 || nrows <= 0) return ONC_OK;
+    const size_t xq_stride = (onc_activation_row_size(wtype, n) + 63) & ~(size_t)63;
+    void *xq = aligned_alloc(64, xq_stride * (size_t)m);
+    if (!xq) return onc_error_set(err, ONC_ERR_NOMEM, "mul_mat: out of memory for %lld activation rows", (long long)m);
+    mm_task t = {y, ldy, wtype, w, w_stride, nrows, x, ldx, n, m, xq, xq_stride, tp};
+    onc_threadpool_run(tp, mm_run, &t);
+    free(xq);
+    return ONC_OK;
+}

@@ -1,0 +1,23 @@
+/* kernels.h — private: per-SIMD-level tables of dot-product kernels. Each
+ * fill function stores its kernels into tbl[type] for the weight types it
+ * implements and leaves other entries alone, so levels are layered:
+ * reference first, then AVX2, then AVX-512 (see compute.c). */
+#ifndef ONC_COMPUTE_KERNELS_H
+#define ONC_COMPUTE_KERNELS_H
+
+#include <stdbool.h>
+
+#include "oncolm/compute.h"
+
+/* One weight row against 4 activation rows: s[k*ss] = dot(w, x_k) with x_k
+ * at byte offset k*xs from x (k = 0..3). Optional per type and level (NULL:
+ * the driver calls the 1-row kernel 4 times). Must give the same values as
+ * 4 calls of the level's 1-row kernel. */
+typedef void (*onc_vec_dot4_fn)(float *s, size_t ss, const void *w, const void *x, size_t xs, int64_t n);
+
+void onc_kernels_fill_ref(onc_vec_dot_fn tbl[ONC_TYPE_COUNT]);
+/* These two are empty when built without ONC_HAVE_X86_SIMD. */
+void onc_kernels_fill_avx2(onc_vec_dot_fn tbl[ONC_TYPE_COUNT], onc_vec_dot4_fn tbl4[ONC_TYPE_COUNT]);
+void onc_kernels_fill_avx512(onc_vec_dot_fn tbl[ONC_TYPE_COUNT], onc_vec_dot4_fn tbl4[ONC_TYPE_COUNT], bool have_bf16);
+
+#endif

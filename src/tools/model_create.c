@@ -1,0 +1,509 @@
+/* model_create.c — random-weight GGUF models (see oncolm/model_create.h):
+ * presets, tokenizer (given, loaded, or trained and padded), hyper-parameters
+ * and metadata, and the streaming tensor generator.
+ *
+ * Each tensor gets its own xoshiro256** stream seeded from
+ * splitmix64(seed ^ fnv1a(name)), so its content does not depend on which
+ * other tensors exist or on the write order. Normals come from Box-Muller.
+ * The writer calls fill_tensor() for each tensor at write time; rows are
+ * generated into a one-row F32 buffer and quantized straight into the
+ * writer's output buffer. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oncolm/gguf.h"
+#include "oncolm/model_create.h"
+
+const char *const onc_model_create_presets[] = {"tiny", "small", "7b", "8b", "base", NULL};
+
+onc_model_create_params onc_model_create_default_params(void) {
+    onc_model_create_params p;
+    memset(&p, 0, sizeof p);
+    p.arch = ONC_ARCH_LLAMA;
+    p.preset = "tiny";
+    p.vocab_kind = -1;
+    p.wtype = ONC_TYPE_F32;
+    p.seed = 42;
+    p.init_std = 0.02f;
+    return p;
+}
+
+// --- presets -----------------------------------------------------------------------
+
+typedef struct preset_dims {
+    const char *name;
+    int arch; /* onc_arch or -1 for every decoder */
+    uint32_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
+    int32_t train_vocab; /* vocabulary training target */
+    int32_t pad_vocab;   /* real model's vocabulary size (0 = no padding) */
+    float rope_base, rms_eps;
+    bool tied;
+} preset_dims;
+
+static const preset_dims presets[] = {
+    /* tiny: a few M parameters, K-quant friendly rows (256, 768) */
+    {"tiny", ONC_ARCH_LLAMA, 256, 4, 8, 4, 768, 512, 2000, 0, 10000.0f, 1e-5f, false},
+    {"tiny", ONC_ARCH_QWEN2, 256, 4, 8, 4, 768, 512, 2000, 0, 1000000.0f, 1e-6f, false},
+    {"tiny", ONC_ARCH_PHI3, 256, 4, 8, 8, 768, 512, 2000, 0, 10000.0f, 1e-5f, false},
+    {"tiny", ONC_ARCH_BERT, 256, 4, 4, 4, 1024, 512, 2000, 0, 0, 0, false},
+    /* small: ~100M */
+    {"small", ONC_ARCH_LLAMA, 768, 12, 12, 4, 2048, 2048, 32000, 32000, 10000.0f, 1e-5f, false},
+    /* Qwen2-0.5B shape: rows of 896 are not K-quant friendly (fallback) */
+    {"small", ONC_ARCH_QWEN2, 896, 24, 14, 2, 4864, 32768, 151936, 151936, 1000000.0f, 1e-6f, true},
+    {"small", ONC_ARCH_PHI3, 768, 12, 12, 12, 2048, 4096, 32064, 32064, 10000.0f, 1e-5f, false},
+    {"small", ONC_ARCH_BERT, 512, 4, 8, 8, 2048, 512, 30522, 30522, 0, 0, false},
+    /* Llama-2-7B and Llama-3-8B shapes */
+    {"7b", ONC_ARCH_LLAMA, 4096, 32, 32, 32, 11008, 4096, 32000, 32000, 10000.0f, 1e-5f, false},
+    {"8b", ONC_ARCH_LLAMA, 4096, 32, 32, 8, 14336, 8192, 128256, 128256, 500000.0f, 1e-5f, false},
+    /* BERT-base (110M) */
+    {"base", ONC_ARCH_BERT, 768, 12, 12, 12, 3072, 512, 30522, 30522, 0, 0, false},
+};
+
+static const preset_dims *find_preset(onc_arch arch, const char *name) {
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (presets[i].arch == (int)arch && strcmp(presets[i].name, name) == 0) return &presets[i];
+    return NULL;
+}
+
+static void apply_preset(const preset_dims *d, onc_hparams *hp) {
+    hp->n_embd = d->n_embd;
+    hp->n_layer = d->n_layer;
+    hp->n_head = d->n_head;
+    hp->n_head_kv = d->n_head_kv;
+    hp->n_ff = d->n_ff;
+    hp->n_ctx_train = d->n_ctx;
+    if (d->rope_base > 0) hp->rope_freq_base = d->rope_base;
+    if (d->rms_eps > 0) hp->norm_rms_eps = d->rms_eps;
+    hp->tied_embeddings = d->tied;
+}
+
+onc_status onc_model_create_preset(onc_arch arch, const char *preset, onc_hparams *hp, onc_error *err) {
+    const preset_dims *d = find_preset(arch, preset ? preset : "tiny");
+    if (!d)
+        return onc_error_set(err, ONC_ERR_INVALID, "model create: no preset '%s' for architecture %s",
+                             preset ? preset : "tiny", onc_arch_name(arch));
+    *hp = onc_hparams_default(arch);
+    apply_preset(d, hp);
+    hp->n_embd_head_k = hp->n_embd_head_v = hp->n_rot = hp->n_embd / hp->n_head;
+    return ONC_OK;
+}
+
+// --- random numbers --------------------------------------------------------------------
+
+typedef struct rng {
+    uint64_t s[4];
+    bool has_spare;
+    double spare;
+} rng;
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void rng_seed(rng *r, uint64_t seed, const char *name) {
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = name; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 1099511628211ull;
+    }
+    uint64_t x = seed ^ h;
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    r->has_spare = false;
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t xoshiro_next(rng *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+/* Uniform in (0, 1]. */
+static double rng_uniform(rng *r) { return ((double)(xoshiro_next(r) >> 11) + 1.0) * (1.0 / 9007199254740992.0); }
+
+static double rng_normal(rng *r) {
+    if (r->has_spare) {
+        r->has_spare = false;
+        return r->spare;
+    }
+    double u1 = rng_uniform(r), u2 = rng_uniform(r);
+    double m = sqrt(-2.0 * log(u1)), a = 6.283185307179586 * u2;
+    r->spare = m * sin(a);
+    r->has_spare = true;
+    return m * cos(a);
+}
+
+// --- vocabulary -------------------------------------------------------------------------
+
+/* Append UNUSED tokens until spec has `target` tokens. */
+static onc_status pad_vocab(onc_vocab_spec *s, int32_t target, onc_error *err) {
+    if (target <= s->n_tokens) return ONC_OK;
+    char **t = realloc(s->tokens, (size_t)target * sizeof *t);
+    if (!t) goto oom;
+    s->tokens = t;
+    if (s->scores) {
+        float *sc = realloc(s->scores, (size_t)target * sizeof *sc);
+        if (!sc) goto oom;
+        s->scores = sc;
+    }
+    int32_t *ty = s->token_types ? realloc(s->token_types, (size_t)target * sizeof *ty) : NULL;
+    if (s->token_types && !ty) goto oom;
+    if (ty) s->token_types = ty;
+    int32_t k = 0;
+    while (s->n_tokens < target) {
+        char name[48];
+        switch (s->kind) {
+        case ONC_VOCAB_SPM: snprintf(name, sizeof name, "<unused%d>", (int)k); break;
+        case ONC_VOCAB_BPE: snprintf(name, sizeof name, "<|reserved_%d|>", (int)k); break;
+        default: snprintf(name, sizeof name, "[unused%d]", (int)k + 99); break;
+        }
+        k++;
+        char *c = strdup(name);
+        if (!c) goto oom;
+        int32_t i = s->n_tokens++;
+        s->tokens[i] = c;
+        if (s->scores) s->scores[i] = -1e9f;
+        if (s->token_types) s->token_types[i] = ONC_TOKEN_UNUSED;
+    }
+    return ONC_OK;
+oom:
+    return onc_error_set(err, ONC_ERR_NOMEM, "model create: out of memory padding the vocabulary");
+}
+
+typedef struct progress_bridge {
+    const onc_model_create_params *p;
+} progress_bridge;
+
+static void vocab_progress(void *user, int64_t done, int64_t total) {
+    const onc_model_create_params *p = ((progress_bridge *)user)->p;
+    p->progress(p->progress_user, "vocab", done, total);
+}
+
+/* A vocabulary spec owned by the caller afterwards. */
+static onc_vocab_spec *get_vocab(const onc_model_create_params *p, const preset_dims *d, const char *preset,
+                                 onc_error *err) {
+    if (p->vocab) { /* deep copy via GGUF round trip would be heavy: copy fields */
+        const onc_vocab_spec *v = p->vocab;
+        onc_vocab_spec *s = calloc(1, sizeof *s);
+        if (!s) goto oom;
+        *s = *v;
+        s->pre = NULL;
+        s->tokens = NULL;
+        s->scores = NULL;
+        s->token_types = NULL;
+        s->merges = NULL;
+        s->n_tokens = s->n_merges = 0;
+        if (v->pre && !(s->pre = strdup(v->pre))) goto oom_s;
+        if (!(s->tokens = calloc((size_t)v->n_tokens + 1, sizeof *s->tokens))) goto oom_s;
+        for (; s->n_tokens < v->n_tokens; s->n_tokens++)
+            if (!(s->tokens[s->n_tokens] = strdup(v->tokens[s->n_tokens]))) goto oom_s;
+        if (v->scores) {
+            if (!(s->scores = malloc((size_t)v->n_tokens * sizeof *s->scores + 1))) goto oom_s;
+            memcpy(s->scores, v->scores, (size_t)v->n_tokens * sizeof *s->scores);
+        }
+        if (v->token_types) {
+            if (!(s->token_types = malloc((size_t)v->n_tokens * sizeof *s->token_types + 1))) goto oom_s;
+            memcpy(s->token_types, v->token_types, (size_t)v->n_tokens * sizeof *s->token_types);
+        }
+        if (v->n_merges > 0) {
+            if (!(s->merges = calloc((size_t)v->n_merges, sizeof *s->merges))) goto oom_s;
+            for (; s->n_merges < v->n_merges; s->n_merges++)
+                if (!(s->merges[s->n_merges] = strdup(v->merges[s->n_merges]))) goto oom_s;
+        }
+        return s;
+    oom_s:
+        onc_vocab_spec_free(s);
+        goto oom;
+    }
+    if (p->vocab_path) {
+        onc_gguf *g = onc_gguf_open(p->vocab_path, err);
+        if (!g) return NULL;
+        onc_vocab_spec *s = onc_vocab_spec_from_gguf(g, err);
+        onc_gguf_close(g);
+        if (!s) onc_error_prefix(err, "model create: vocabulary %s", p->vocab_path);
+        return s;
+    }
+    onc_vocab_kind kind;
+    const char *pre = p->pre;
+    if (p->vocab_kind >= 0) {
+        kind = (onc_vocab_kind)p->vocab_kind;
+    } else if (p->arch == ONC_ARCH_QWEN2) {
+        kind = ONC_VOCAB_BPE;
+        if (!pre) pre = "qwen2";
+    } else if (p->arch == ONC_ARCH_BERT) {
+        kind = ONC_VOCAB_WPM;
+    } else if (p->arch == ONC_ARCH_LLAMA && strcmp(preset, "8b") == 0) {
+        kind = ONC_VOCAB_BPE;
+        if (!pre) pre = "llama-bpe";
+    } else {
+        kind = ONC_VOCAB_SPM;
+    }
+    if (kind > ONC_VOCAB_WPM) {
+        onc_error_set(err, ONC_ERR_INVALID, "model create: unknown vocabulary kind %d", p->vocab_kind);
+        return NULL;
+    }
+    onc_vocab_train_params tp = onc_vocab_train_default_params(kind);
+    if (pre) tp.pre = pre;
+    tp.vocab_size = p->vocab_size > 0 ? p->vocab_size : d->train_vocab;
+    progress_bridge bridge = {p};
+    if (p->progress) {
+        tp.progress = vocab_progress;
+        tp.progress_user = &bridge;
+    }
+    size_t len = p->corpus_len;
+    const char *text = p->corpus;
+    if (!text) text = onc_sample_clinical_text(&len);
+    return onc_vocab_train(text, len, &tp, err);
+oom:
+    onc_error_set(err, ONC_ERR_NOMEM, "model create: out of memory copying the vocabulary");
+    return NULL;
+}
+
+// --- tensor generation --------------------------------------------------------------------
+
+typedef struct gen_tensor {
+    const onc_arch_tensor *info;
+    onc_type type;
+} gen_tensor;
+
+typedef struct gen_ctx {
+    const onc_model_create_params *p;
+    const onc_hparams *hp;
+    gen_tensor *tensors;
+    size_t n_tensors;
+    float *row; /* one row of F32 */
+    int64_t done, total; /* elements, for progress */
+} gen_ctx;
+
+/* Llama 3.1 rope frequency factors (conversion/llama.py), factor 8,
+ * low/high frequency factors 1 and 4, original context 8192. */
+static float llama31_rope_factor(int64_t i, uint32_t n_rot, float base) {
+    const double factor = 8.0, low = 1.0, high = 4.0, old_ctx = 8192.0;
+    double freq = 1.0 / pow((double)base, (double)(2 * i) / (double)n_rot);
+    double wavelen = 2.0 * M_PI / freq;
+    if (wavelen < old_ctx / high) return 1.0f;
+    if (wavelen > old_ctx / low) return (float)factor;
+    double smooth = (old_ctx / wavelen - low) / (high - low);
+    return (float)(1.0 / ((1.0 - smooth) / factor + smooth));
+}
+
+static onc_status fill_tensor(void *user, const char *name, void *dst, size_t nbytes, onc_error *err) {
+    gen_ctx *g = user;
+    const gen_tensor *gt = NULL;
+    for (size_t i = 0; i < g->n_tensors; i++)
+        if (strcmp(g->tensors[i].info->name, name) == 0) {
+            gt = &g->tensors[i];
+            break;
+        }
+    if (!gt) return onc_error_set(err, ONC_ERR_INVALID, "model create: unknown tensor %s", name);
+    const onc_arch_tensor *t = gt->info;
+    const int64_t ne0 = t->ne[0], rows = t->ne[1] * t->ne[2] * t->ne[3];
+    const size_t row_bytes = onc_type_row_size(gt->type, ne0);
+    if (row_bytes * (size_t)rows != nbytes)
+        return onc_error_set(err, ONC_ERR_INVALID, "model create: %s: size mismatch (%zu != %zu)", name,
+                             row_bytes * (size_t)rows, nbytes);
+    rng r;
+    rng_seed(&r, g->p->seed, name);
+    const double std = g->p->init_std > 0 ? g->p->init_std : 0.02;
+    unsigned char *out = dst;
+    for (int64_t row = 0; row < rows; row++) {
+        for (int64_t i = 0; i < ne0; i++) {
+            float v;
+            if (t->role == ONC_ROLE_ROPE_FREQS)
+                v = llama31_rope_factor(i, g->hp->n_rot, g->hp->rope_freq_base);
+            else if (t->init == ONC_INIT_ONES)
+                v = 1.0f;
+            else if (t->init == ONC_INIT_ZEROS)
+                v = 0.0f;
+            else
+                v = (float)(rng_normal(&r) * std);
+            g->row[i] = v;
+        }
+        if (gt->type == ONC_TYPE_F32)
+            memcpy(out, g->row, row_bytes);
+        else
+            onc_quantize_row(gt->type, g->row, out, ne0);
+        out += row_bytes;
+    }
+    g->done += ne0 * rows;
+    if (g->p->progress) g->p->progress(g->p->progress_user, "tensors", g->done, g->total);
+    return ONC_OK;
+}
+
+static uint32_t file_type_of(onc_type t) {
+    switch (t) {
+    case ONC_TYPE_F32: return 0;
+    case ONC_TYPE_F16: return 1;
+    case ONC_TYPE_Q4_0: return 2;
+    case ONC_TYPE_Q8_0: return 7;
+    case ONC_TYPE_Q4_K: return 14; /* Q4_K_S: every weight q4_K */
+    case ONC_TYPE_Q5_K: return 16; /* Q5_K_S */
+    case ONC_TYPE_Q6_K: return 18;
+    case ONC_TYPE_BF16: return 32;
+    default: return 0;
+    }
+}
+
+// --- entry point ---------------------------------------------------------------------------
+
+onc_status onc_model_create(const char *path, const onc_model_create_params *params,
+                            onc_model_create_report *report, onc_error *err) {
+    onc_model_create_params p = params ? *params : onc_model_create_default_params();
+    const char *preset = p.preset ? p.preset : "tiny";
+    onc_model_create_report rep;
+    memset(&rep, 0, sizeof rep);
+    if ((unsigned)p.arch >= ONC_ARCH_COUNT)
+        return onc_error_set(err, ONC_ERR_INVALID, "model create: unknown architecture %d", (int)p.arch);
+    const preset_dims *d = find_preset(p.arch, preset);
+    if (!d)
+        return onc_error_set(err, ONC_ERR_INVALID, "model create: no preset '%s' for architecture %s", preset,
+                             onc_arch_name(p.arch));
+    switch (p.wtype) {
+    case ONC_TYPE_F32: case ONC_TYPE_F16: case ONC_TYPE_BF16: case ONC_TYPE_Q8_0:
+    case ONC_TYPE_Q4_0: case ONC_TYPE_Q4_K: case ONC_TYPE_Q5_K: case ONC_TYPE_Q6_K: break;
+    default:
+        return onc_error_set(err, ONC_ERR_INVALID,
+                             "model create: weight type %s not supported (f32, f16, bf16, q8_0, q4_0, q4_K, q5_K, q6_K)",
+                             onc_type_traits_of(p.wtype)->name ? onc_type_traits_of(p.wtype)->name : "?");
+    }
+    if (p.n_labels > 0 && p.arch != ONC_ARCH_BERT)
+        return onc_error_set(err, ONC_ERR_INVALID, "model create: classifier labels need --arch bert");
+    if (p.rope_freqs && p.arch != ONC_ARCH_LLAMA)
+        return onc_error_set(err, ONC_ERR_INVALID, "model create: rope_freqs is for --arch llama");
+    if (p.tied && p.arch == ONC_ARCH_BERT)
+        return onc_error_set(err, ONC_ERR_INVALID, "model create: bert has no output layer to tie");
+
+    onc_hparams hp = onc_hparams_default(p.arch);
+    apply_preset(d, &hp);
+    if (p.n_layer > 0) hp.n_layer = (uint32_t)p.n_layer;
+    if (p.n_embd > 0) hp.n_embd = (uint32_t)p.n_embd;
+    if (p.n_head > 0) {
+        hp.n_head = (uint32_t)p.n_head;
+        if (p.n_head_kv <= 0 && hp.n_head % hp.n_head_kv != 0) hp.n_head_kv = hp.n_head;
+    }
+    if (p.n_head_kv > 0) hp.n_head_kv = (uint32_t)p.n_head_kv;
+    if (p.arch == ONC_ARCH_BERT) hp.n_head_kv = hp.n_head;
+    if (p.n_ff > 0) hp.n_ff = (uint32_t)p.n_ff;
+    if (p.n_ctx > 0) hp.n_ctx_train = (uint32_t)p.n_ctx;
+    if (p.tied) hp.tied_embeddings = true;
+    if (hp.n_head == 0 || hp.n_embd % hp.n_head != 0)
+        return onc_error_set(err, ONC_ERR_INVALID, "model create: n_embd %u is not a multiple of n_head %u",
+                             hp.n_embd, hp.n_head);
+    hp.n_embd_head_k = hp.n_embd_head_v = hp.n_rot = hp.n_embd / hp.n_head;
+    hp.has_rope_freqs = p.rope_freqs;
+    if (p.arch == ONC_ARCH_BERT && p.n_labels > 0) {
+        if (onc_hparams_set_labels(&hp, p.labels, p.n_labels) != ONC_OK)
+            return onc_error_set(err, ONC_ERR_NOMEM, "model create: out of memory");
+        hp.has_cls = hp.has_cls_out = true;
+        hp.pooling = ONC_POOLING_RANK;
+    }
+
+    onc_status st = ONC_OK;
+    onc_vocab_spec *vocab = NULL;
+    onc_arch_tensor *tensors = NULL;
+    gen_tensor *gen = NULL;
+    onc_gguf_writer *w = NULL;
+    gen_ctx ctx = {0};
+    size_t n_tensors = 0;
+
+    vocab = get_vocab(&p, d, preset, err);
+    if (!vocab) {
+        st = err ? err->code : ONC_ERR_INVALID;
+        goto done;
+    }
+    rep.n_vocab_trained = vocab->n_tokens;
+    int32_t pad_to = p.pad_vocab_to == 0 ? d->pad_vocab : p.pad_vocab_to;
+    if (pad_to > 0 && !p.vocab && !p.vocab_path && (st = pad_vocab(vocab, pad_to, err)) != ONC_OK) goto done;
+    hp.n_vocab = (uint32_t)vocab->n_tokens;
+    rep.n_vocab = vocab->n_tokens;
+
+    if ((st = onc_hparams_validate(&hp, "model create", err)) != ONC_OK) goto done;
+    tensors = onc_arch_tensors(&hp, &n_tensors, err);
+    if (!tensors) {
+        st = ONC_ERR_NOMEM;
+        goto done;
+    }
+    gen = calloc(n_tensors, sizeof *gen);
+    w = onc_gguf_writer_new();
+    if (!gen || !w) goto oom;
+
+    /* Metadata: architecture and name first, then hparams and tokenizer. */
+    char name[128];
+    if (p.name)
+        snprintf(name, sizeof name, "%s", p.name);
+    else
+        snprintf(name, sizeof name, "oncolm-%s-%s", onc_arch_name(p.arch), preset);
+    if (onc_gguf_set_str(w, "general.architecture", onc_arch_name(p.arch)) != ONC_OK ||
+        onc_gguf_set_str(w, "general.name", name) != ONC_OK)
+        goto oom;
+    if ((st = onc_hparams_write_gguf(&hp, w, err)) != ONC_OK) goto done;
+
+    /* Tensor types, with fallbacks for rows that do not fit the block. */
+    const int64_t wblock = onc_type_traits_of(p.wtype)->block_size;
+    int64_t fallback_ne0 = 0;
+    onc_type fallback_type = ONC_TYPE_F32;
+    int64_t max_ne0 = 1;
+    bool any_quant = false;
+    for (size_t i = 0; i < n_tensors; i++) {
+        const onc_arch_tensor *t = &tensors[i];
+        onc_type type = t->keep_f32 ? ONC_TYPE_F32 : p.wtype;
+        if (!t->keep_f32 && t->ne[0] % wblock != 0) {
+            type = (wblock == ONC_QK_K && t->ne[0] % ONC_QK == 0) ? ONC_TYPE_Q8_0 : ONC_TYPE_F32;
+            rep.n_fallback++;
+            fallback_ne0 = t->ne[0];
+            fallback_type = type;
+        }
+        any_quant |= onc_type_traits_of(type)->is_quantized;
+        gen[i] = (gen_tensor){t, type};
+        if (t->ne[0] > max_ne0) max_ne0 = t->ne[0];
+        ctx.total += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+    }
+    rep.n_params = ctx.total;
+    rep.n_tensors = (int32_t)n_tensors;
+    if (rep.n_fallback > 0)
+        snprintf(rep.note, sizeof rep.note,
+                 "%d tensor(s) with rows (e.g. %lld) not a multiple of %s's block of %lld stored as %s",
+                 (int)rep.n_fallback, (long long)fallback_ne0, onc_type_traits_of(p.wtype)->name,
+                 (long long)wblock, onc_type_traits_of(fallback_type)->name);
+    if (onc_gguf_set_u32(w, "general.file_type", file_type_of(p.wtype)) != ONC_OK) goto oom;
+    if (any_quant && onc_gguf_set_u32(w, "general.quantization_version", 2) != ONC_OK) goto oom;
+    if ((st = onc_vocab_spec_write_gguf(vocab, w, err)) != ONC_OK) goto done;
+
+    ctx.p = &p;
+    ctx.hp = &hp;
+    ctx.tensors = gen;
+    ctx.n_tensors = n_tensors;
+    ctx.row = malloc((size_t)max_ne0 * sizeof *ctx.row);
+    if (!ctx.row) goto oom;
+    for (size_t i = 0; i < n_tensors; i++) {
+        const onc_arch_tensor *t = &tensors[i];
+        if ((st = onc_gguf_add_tensor(w, t->name, gen[i].type, t->n_dims, t->ne, NULL, fill_tensor, &ctx, err)) !=
+            ONC_OK)
+            goto done;
+    }
+    if ((st = onc_gguf_writer_write(w, path, err)) != ONC_OK) goto done;
+    if (report) *report = rep;
+    goto done;
+oom:
+    st = onc_error_set(err, ONC_ERR_NOMEM, "model create: %s: out of memory", path);
+done:
+    free(ctx.row);
+    onc_gguf_writer_free(w);
+    free(gen);
+    free(tensors);
+    onc_vocab_spec_free(vocab);
+    onc_hparams_clear(&hp);
+    return st;
+}

@@ -1,0 +1,449 @@
+/* test_model_create.c — architecture tables (oncolm/arch.h) and random-weight
+ * model creation (oncolm/model_create.h): tensor lists and shapes per the
+ * reference (Q3/Q4), hyper-parameters round-tripping through GGUF with the
+ * exact key types, created files holding every tensor with the right type
+ * (and fallbacks), tied embeddings, classifier heads, weight statistics,
+ * and byte-identical files for the same seed. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "oncolm/arch.h"
+#include "oncolm/gguf.h"
+#include "oncolm/model_create.h"
+
+static char g_tmp[512];
+
+static const char *tmp_path(const char *name) {
+    static char buf[4][768];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", g_tmp, name);
+    return buf[k];
+}
+
+static const onc_arch_tensor *find(const onc_arch_tensor *t, size_t n, const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].name, name) == 0) return &t[i];
+    return NULL;
+}
+
+static void expect_shape(const onc_arch_tensor *t, size_t n, const char *name, int64_t ne0, int64_t ne1) {
+    const onc_arch_tensor *x = find(t, n, name);
+    if (!x) fprintf(stderr, "missing tensor %s\n", name);
+    assert_non_null(x);
+    assert_int_equal(x->ne[0], ne0);
+    assert_int_equal(x->ne[1], ne1 ? ne1 : 1);
+    assert_int_equal(x->n_dims, ne1 ? 2 : 1);
+}
+
+static onc_hparams dims(onc_arch arch, uint32_t embd, uint32_t layers, uint32_t heads, uint32_t kv, uint32_t ff) {
+    onc_hparams hp = onc_hparams_default(arch);
+    hp.n_vocab = 1000;
+    hp.n_ctx_train = 128;
+    hp.n_embd = embd;
+    hp.n_layer = layers;
+    hp.n_head = heads;
+    hp.n_head_kv = kv;
+    hp.n_ff = ff;
+    hp.n_embd_head_k = hp.n_embd_head_v = hp.n_rot = embd / heads;
+    return hp;
+}
+
+// --- arch tables ---------------------------------------------------------------------
+
+static void test_llama_tensors(void **state) {
+    (void)state;
+    onc_hparams hp = dims(ONC_ARCH_LLAMA, 256, 2, 8, 2, 512);
+    size_t n;
+    onc_arch_tensor *t = onc_arch_tensors(&hp, &n, NULL);
+    assert_non_null(t);
+    assert_int_equal(n, 3 + 2 * 9);
+    expect_shape(t, n, "token_embd.weight", 256, 1000);
+    expect_shape(t, n, "output_norm.weight", 256, 0);
+    expect_shape(t, n, "output.weight", 256, 1000);
+    expect_shape(t, n, "blk.1.attn_norm.weight", 256, 0);
+    expect_shape(t, n, "blk.1.attn_q.weight", 256, 256);
+    expect_shape(t, n, "blk.1.attn_k.weight", 256, 64); /* GQA: 2 kv heads of 32 */
+    expect_shape(t, n, "blk.1.attn_v.weight", 256, 64);
+    expect_shape(t, n, "blk.1.attn_output.weight", 256, 256);
+    expect_shape(t, n, "blk.1.ffn_norm.weight", 256, 0);
+    expect_shape(t, n, "blk.1.ffn_gate.weight", 256, 512);
+    expect_shape(t, n, "blk.1.ffn_up.weight", 256, 512);
+    expect_shape(t, n, "blk.1.ffn_down.weight", 512, 256);
+    const onc_arch_tensor *norm = find(t, n, "blk.0.attn_norm.weight");
+    assert_true(norm->keep_f32 && norm->init == ONC_INIT_ONES && norm->required);
+    assert_false(find(t, n, "output.weight")->required);
+    free(t);
+    hp.tied_embeddings = true;
+    hp.has_rope_freqs = true;
+    t = onc_arch_tensors(&hp, &n, NULL);
+    assert_null(find(t, n, "output.weight"));
+    expect_shape(t, n, "rope_freqs.weight", 16, 0);
+    free(t);
+}
+
+static void test_qwen2_phi3_tensors(void **state) {
+    (void)state;
+    onc_hparams hp = dims(ONC_ARCH_QWEN2, 256, 1, 8, 2, 512);
+    size_t n;
+    onc_arch_tensor *t = onc_arch_tensors(&hp, &n, NULL);
+    expect_shape(t, n, "blk.0.attn_q.bias", 256, 0);
+    expect_shape(t, n, "blk.0.attn_k.bias", 64, 0);
+    expect_shape(t, n, "blk.0.attn_v.bias", 64, 0);
+    assert_true(find(t, n, "blk.0.attn_q.bias")->required);
+    assert_int_equal(find(t, n, "blk.0.attn_q.bias")->init, ONC_INIT_ZEROS);
+    assert_null(find(t, n, "blk.0.attn_output.bias"));
+    assert_int_equal(onc_arch_rope_type(ONC_ARCH_QWEN2), ONC_ROPE_NEOX);
+    free(t);
+
+    hp = dims(ONC_ARCH_PHI3, 256, 1, 8, 8, 512);
+    assert_true(hp.fused_qkv);
+    t = onc_arch_tensors(&hp, &n, NULL);
+    expect_shape(t, n, "blk.0.attn_qkv.weight", 256, 768);
+    expect_shape(t, n, "blk.0.ffn_up.weight", 256, 1024);
+    expect_shape(t, n, "blk.0.ffn_down.weight", 512, 256);
+    assert_null(find(t, n, "blk.0.ffn_gate.weight"));
+    assert_null(find(t, n, "blk.0.attn_q.weight"));
+    free(t);
+    hp.has_rope_factors = true;
+    t = onc_arch_tensors(&hp, &n, NULL);
+    expect_shape(t, n, "rope_factors_long.weight", 16, 0);
+    expect_shape(t, n, "rope_factors_short.weight", 16, 0);
+    free(t);
+}
+
+static void test_bert_tensors(void **state) {
+    (void)state;
+    onc_hparams hp = dims(ONC_ARCH_BERT, 128, 2, 4, 4, 512);
+    const char *labels[] = {"neg", "pos", "neutral"};
+    assert_int_equal(onc_hparams_set_labels(&hp, labels, 3), ONC_OK);
+    hp.has_cls = hp.has_cls_out = true;
+    size_t n;
+    onc_arch_tensor *t = onc_arch_tensors(&hp, &n, NULL);
+    assert_non_null(t);
+    expect_shape(t, n, "token_embd.weight", 128, 1000);
+    expect_shape(t, n, "token_types.weight", 128, 2);
+    expect_shape(t, n, "position_embd.weight", 128, 128);
+    expect_shape(t, n, "token_embd_norm.weight", 128, 0);
+    expect_shape(t, n, "token_embd_norm.bias", 128, 0);
+    const char *per_layer[][3] = {
+        {"attn_q.weight", "128", "128"},          {"attn_q.bias", "128", "0"},
+        {"attn_k.weight", "128", "128"},          {"attn_k.bias", "128", "0"},
+        {"attn_v.weight", "128", "128"},          {"attn_v.bias", "128", "0"},
+        {"attn_output.weight", "128", "128"},     {"attn_output.bias", "128", "0"},
+        {"attn_output_norm.weight", "128", "0"},  {"attn_output_norm.bias", "128", "0"},
+        {"ffn_up.weight", "128", "512"},          {"ffn_up.bias", "512", "0"},
+        {"ffn_down.weight", "512", "128"},        {"ffn_down.bias", "128", "0"},
+        {"layer_output_norm.weight", "128", "0"}, {"layer_output_norm.bias", "128", "0"},
+    };
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < sizeof per_layer / sizeof per_layer[0]; i++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s", l, per_layer[i][0]);
+            expect_shape(t, n, name, atoi(per_layer[i][1]), atoi(per_layer[i][2]));
+        }
+    expect_shape(t, n, "cls.weight", 128, 128);
+    expect_shape(t, n, "cls.bias", 128, 0);
+    expect_shape(t, n, "cls.output.weight", 128, 3);
+    expect_shape(t, n, "cls.output.bias", 3, 0);
+    assert_null(find(t, n, "output.weight"));
+    assert_null(find(t, n, "output_norm.weight"));
+    assert_int_equal(n, 5 + 2 * 16 + 4);
+    free(t);
+    onc_hparams_clear(&hp);
+}
+
+static void test_validate(void **state) {
+    (void)state;
+    onc_error err = {0};
+    onc_hparams hp = dims(ONC_ARCH_LLAMA, 256, 2, 8, 3, 512); /* 8 % 3 != 0 */
+    assert_int_equal(onc_hparams_validate(&hp, "x.gguf", &err), ONC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "x.gguf"));
+    hp = dims(ONC_ARCH_LLAMA, 256, 2, 8, 8, 512);
+    hp.n_rot = 16; /* llama needs n_rot == head size */
+    assert_int_equal(onc_hparams_validate(&hp, "x", &err), ONC_ERR_INVALID);
+    hp = dims(ONC_ARCH_BERT, 256, 2, 8, 8, 512);
+    assert_int_equal(onc_hparams_validate(&hp, "x", &err), ONC_OK);
+    hp.n_token_types = 0;
+    assert_int_equal(onc_hparams_validate(&hp, "x", &err), ONC_ERR_INVALID);
+    onc_arch a;
+    assert_true(onc_arch_from_name("phi3", &a) && a == ONC_ARCH_PHI3);
+    assert_false(onc_arch_from_name("gpt2", &a));
+}
+
+/* Write hparams into a GGUF in memory and read them back; check key types. */
+static void test_hparams_roundtrip(void **state) {
+    (void)state;
+    for (int arch = 0; arch < ONC_ARCH_COUNT; arch++) {
+        onc_hparams hp = dims((onc_arch)arch, 256, 3, 8, arch == ONC_ARCH_BERT || arch == ONC_ARCH_PHI3 ? 8 : 2, 768);
+        hp.rope_freq_base = 500000.0f;
+        if (arch == ONC_ARCH_BERT) {
+            const char *labels[] = {"a", "b"};
+            onc_hparams_set_labels(&hp, labels, 2);
+            hp.pooling = ONC_POOLING_RANK;
+        }
+        onc_gguf_writer *w = onc_gguf_writer_new();
+        onc_error err = {0};
+        assert_int_equal(onc_hparams_write_gguf(&hp, w, &err), ONC_OK);
+        void *buf;
+        size_t size;
+        assert_int_equal(onc_gguf_writer_write_mem(w, &buf, &size, &err), ONC_OK);
+        onc_gguf *g = onc_gguf_open_memory(buf, size, "mem.gguf", &err);
+        assert_non_null(g);
+        const char *a = onc_arch_name((onc_arch)arch);
+        char key[128];
+        const char *u32_keys[] = {"context_length", "embedding_length", "block_count", "feed_forward_length",
+                                  "attention.head_count"};
+        for (int i = 0; i < 5; i++) {
+            snprintf(key, sizeof key, "%s.%s", a, u32_keys[i]);
+            int64_t k = onc_gguf_find_key(g, key);
+            assert_true(k >= 0);
+            assert_int_equal(onc_gguf_kv_type(g, k), ONC_GGUF_UINT32);
+        }
+        if (arch == ONC_ARCH_BERT) {
+            snprintf(key, sizeof key, "bert.attention.causal");
+            assert_int_equal(onc_gguf_kv_type(g, onc_gguf_find_key(g, key)), ONC_GGUF_BOOL);
+            assert_int_equal(onc_gguf_kv_type(g, onc_gguf_find_key(g, "bert.attention.layer_norm_epsilon")),
+                             ONC_GGUF_FLOAT32);
+            assert_int_equal(onc_gguf_kv_type(g, onc_gguf_find_key(g, "bert.pooling_type")), ONC_GGUF_UINT32);
+            assert_int_equal(onc_gguf_kv_type(g, onc_gguf_find_key(g, "tokenizer.ggml.token_type_count")),
+                             ONC_GGUF_UINT32);
+        } else {
+            snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", a);
+            assert_int_equal(onc_gguf_kv_type(g, onc_gguf_find_key(g, key)), ONC_GGUF_FLOAT32);
+            snprintf(key, sizeof key, "%s.rope.freq_base", a);
+            assert_int_equal(onc_gguf_kv_type(g, onc_gguf_find_key(g, key)), ONC_GGUF_FLOAT32);
+        }
+        onc_hparams back;
+        assert_int_equal(onc_hparams_from_gguf(g, &back, &err), ONC_OK);
+        assert_int_equal(back.arch, arch);
+        assert_int_equal(back.n_embd, 256);
+        assert_int_equal(back.n_layer, 3);
+        assert_int_equal(back.n_head_kv, hp.n_head_kv);
+        assert_int_equal(back.n_ff, 768);
+        assert_int_equal(back.n_vocab, 1000);
+        assert_int_equal(back.n_rot, 32);
+        if (arch == ONC_ARCH_BERT) {
+            assert_false(back.causal_attn);
+            assert_int_equal(back.pooling, ONC_POOLING_RANK);
+            assert_int_equal(back.n_cls_out, 2);
+            assert_string_equal(back.cls_labels[1], "b");
+        } else {
+            assert_true(back.rope_freq_base == 500000.0f);
+        }
+        onc_hparams_clear(&back);
+        onc_hparams_clear(&hp);
+        onc_gguf_close(g);
+        free(buf);
+        onc_gguf_writer_free(w);
+    }
+}
+
+static void test_hparams_bad_types(void **state) {
+    (void)state;
+    onc_gguf_writer *w = onc_gguf_writer_new();
+    onc_gguf_set_str(w, "general.architecture", "llama");
+    onc_gguf_set_u64(w, "llama.context_length", 128); /* wrong: must be u32 */
+    onc_gguf_set_u32(w, "llama.embedding_length", 64);
+    void *buf;
+    size_t size;
+    onc_error err = {0};
+    assert_int_equal(onc_gguf_writer_write_mem(w, &buf, &size, &err), ONC_OK);
+    onc_gguf *g = onc_gguf_open_memory(buf, size, "bad.gguf", &err);
+    assert_non_null(g);
+    onc_hparams hp;
+    assert_int_equal(onc_hparams_from_gguf(g, &hp, &err), ONC_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "bad.gguf"));
+    assert_non_null(strstr(err.msg, "llama.context_length"));
+    onc_gguf_close(g);
+    free(buf);
+    onc_gguf_writer_free(w);
+}
+
+// --- model create ------------------------------------------------------------------------
+
+static onc_gguf *create(onc_arch arch, onc_type type, bool tied, const char *file, onc_model_create_report *rep) {
+    onc_model_create_params p = onc_model_create_default_params();
+    p.arch = arch;
+    p.wtype = type;
+    p.tied = tied;
+    p.n_layer = 2;
+    const char *labels[] = {"benign", "malignant"};
+    if (arch == ONC_ARCH_BERT) {
+        p.labels = labels;
+        p.n_labels = 2;
+    }
+    onc_error err = {0};
+    onc_status st = onc_model_create(tmp_path(file), &p, rep, &err);
+    if (st != ONC_OK) fprintf(stderr, "create: %s\n", err.msg);
+    assert_int_equal(st, ONC_OK);
+    onc_gguf *g = onc_gguf_open(tmp_path(file), &err);
+    assert_non_null(g);
+    return g;
+}
+
+static void test_create_all(void **state) {
+    (void)state;
+    const onc_type types[] = {ONC_TYPE_F32, ONC_TYPE_F16, ONC_TYPE_Q4_K};
+    for (int arch = 0; arch < ONC_ARCH_COUNT; arch++) {
+        for (size_t ti = 0; ti < 3; ti++) {
+            onc_model_create_report rep;
+            onc_gguf *g = create((onc_arch)arch, types[ti], false, "m.gguf", &rep);
+            onc_hparams hp;
+            onc_error err = {0};
+            assert_int_equal(onc_hparams_from_gguf(g, &hp, &err), ONC_OK);
+            assert_int_equal(hp.arch, arch);
+            assert_int_equal(hp.n_layer, 2);
+            assert_int_equal((int32_t)hp.n_vocab, rep.n_vocab);
+            size_t n;
+            onc_arch_tensor *t = onc_arch_tensors(&hp, &n, &err);
+            assert_non_null(t);
+            assert_int_equal(onc_gguf_n_tensors(g), (int64_t)n);
+            for (size_t i = 0; i < n; i++) {
+                const onc_gguf_tensor *x = onc_gguf_find_tensor(g, t[i].name);
+                assert_non_null(x);
+                for (int d = 0; d < 4; d++) assert_int_equal(x->ne[d], t[i].ne[d]);
+                if (t[i].keep_f32) assert_int_equal(x->type, ONC_TYPE_F32);
+                else assert_int_equal(x->type, types[ti]); /* tiny rows are multiples of 256 */
+            }
+            uint32_t ft = 99;
+            assert_int_equal(onc_gguf_get_u32(g, "general.file_type", &ft, NULL), ONC_OK);
+            assert_int_equal(ft, types[ti] == ONC_TYPE_F32 ? 0u : types[ti] == ONC_TYPE_F16 ? 1u : 14u);
+            assert_int_equal(onc_gguf_find_key(g, "general.quantization_version") >= 0, types[ti] == ONC_TYPE_Q4_K);
+            assert_true(onc_gguf_find_key(g, "tokenizer.ggml.tokens") >= 0);
+            free(t);
+            onc_hparams_clear(&hp);
+            onc_gguf_close(g);
+        }
+    }
+}
+
+static void test_create_stats_and_tied(void **state) {
+    (void)state;
+    onc_model_create_report rep;
+    onc_gguf *g = create(ONC_ARCH_LLAMA, ONC_TYPE_F32, true, "tied.gguf", &rep);
+    assert_null(onc_gguf_find_tensor(g, "output.weight"));
+    const onc_gguf_tensor *e = onc_gguf_find_tensor(g, "token_embd.weight");
+    const float *v = e->data;
+    int64_t n = e->ne[0] * e->ne[1];
+    double s = 0, s2 = 0;
+    for (int64_t i = 0; i < n; i++) {
+        s += v[i];
+        s2 += (double)v[i] * v[i];
+    }
+    double mean = s / (double)n, std = sqrt(s2 / (double)n - mean * mean);
+    assert_true(fabs(mean) < 0.002);
+    assert_true(fabs(std - 0.02) < 0.001);
+    const onc_gguf_tensor *norm = onc_gguf_find_tensor(g, "blk.0.attn_norm.weight");
+    for (int64_t i = 0; i < norm->ne[0]; i++) assert_true(((const float *)norm->data)[i] == 1.0f);
+    onc_gguf_close(g);
+}
+
+static bool same_file(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        if (ca != cb) same = false;
+        if (ca == EOF || cb == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+static void test_create_deterministic(void **state) {
+    (void)state;
+    onc_model_create_params p = onc_model_create_default_params();
+    p.arch = ONC_ARCH_QWEN2;
+    p.wtype = ONC_TYPE_Q8_0;
+    p.n_layer = 1;
+    onc_error err = {0};
+    assert_int_equal(onc_model_create(tmp_path("d1.gguf"), &p, NULL, &err), ONC_OK);
+    assert_int_equal(onc_model_create(tmp_path("d2.gguf"), &p, NULL, &err), ONC_OK);
+    assert_true(same_file(tmp_path("d1.gguf"), tmp_path("d2.gguf")));
+    p.seed = 7;
+    assert_int_equal(onc_model_create(tmp_path("d3.gguf"), &p, NULL, &err), ONC_OK);
+    assert_false(same_file(tmp_path("d1.gguf"), tmp_path("d3.gguf")));
+    remove(tmp_path("d1.gguf"));
+    remove(tmp_path("d2.gguf"));
+    remove(tmp_path("d3.gguf"));
+}
+
+static void test_create_fallback_and_errors(void **state) {
+    (void)state;
+    onc_model_create_params p = onc_model_create_default_params();
+    p.arch = ONC_ARCH_LLAMA;
+    p.n_embd = 96; /* rows of 96: not a multiple of 256 -> q8_0 */
+    p.n_head = 4;
+    p.n_head_kv = 4;
+    p.n_ff = 128;
+    p.n_layer = 1;
+    p.wtype = ONC_TYPE_Q4_K;
+    onc_model_create_report rep;
+    onc_error err = {0};
+    assert_int_equal(onc_model_create(tmp_path("fb.gguf"), &p, &rep, &err), ONC_OK);
+    assert_true(rep.n_fallback > 0);
+    assert_non_null(strstr(rep.note, "q8_0"));
+    onc_gguf *g = onc_gguf_open(tmp_path("fb.gguf"), &err);
+    assert_non_null(g);
+    assert_int_equal(onc_gguf_find_tensor(g, "blk.0.attn_q.weight")->type, ONC_TYPE_Q8_0);
+    onc_gguf_close(g);
+    remove(tmp_path("fb.gguf"));
+
+    p = onc_model_create_default_params();
+    p.preset = "7b";
+    p.arch = ONC_ARCH_BERT;
+    assert_int_equal(onc_model_create(tmp_path("x.gguf"), &p, NULL, &err), ONC_ERR_INVALID);
+    p = onc_model_create_default_params();
+    p.wtype = ONC_TYPE_Q2_K;
+    assert_int_equal(onc_model_create(tmp_path("x.gguf"), &p, NULL, &err), ONC_ERR_INVALID);
+    p = onc_model_create_default_params();
+    p.vocab_path = tmp_path("does-not-exist.gguf");
+    assert_int_not_equal(onc_model_create(tmp_path("x.gguf"), &p, NULL, &err), ONC_OK);
+    assert_non_null(strstr(err.msg, "does-not-exist.gguf"));
+}
+
+static void test_presets(void **state) {
+    (void)state;
+    onc_hparams hp;
+    assert_int_equal(onc_model_create_preset(ONC_ARCH_LLAMA, "7b", &hp, NULL), ONC_OK);
+    hp.n_vocab = 32000;
+    int64_t n7 = onc_hparams_n_params(&hp);
+    assert_true(n7 > 6600000000LL && n7 < 6800000000LL); /* Llama-2-7B: 6.74B */
+    assert_int_equal(onc_model_create_preset(ONC_ARCH_LLAMA, "8b", &hp, NULL), ONC_OK);
+    hp.n_vocab = 128256;
+    int64_t n8 = onc_hparams_n_params(&hp);
+    assert_true(n8 > 7900000000LL && n8 < 8100000000LL); /* Llama-3-8B: 8.03B */
+    assert_int_equal(onc_model_create_preset(ONC_ARCH_BERT, "base", &hp, NULL), ONC_OK);
+    hp.n_vocab = 30522;
+    int64_t nb = onc_hparams_n_params(&hp);
+    assert_true(nb > 100000000LL && nb < 115000000LL); /* bert-base: ~109M (no pooler) */
+    assert_int_equal(onc_model_create_preset(ONC_ARCH_PHI3, "8b", &hp, NULL), ONC_ERR_INVALID);
+}
+
+int main(void) {
+    const char *t = getenv("ONCOLM_TMP");
+    snprintf(g_tmp, sizeof g_tmp, "%s", t && *t ? t : ".");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_llama_tensors),
+        cmocka_unit_test(test_qwen2_phi3_tensors),
+        cmocka_unit_test(test_bert_tensors),
+        cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_presets),
+        cmocka_unit_test(test_hparams_roundtrip),
+        cmocka_unit_test(test_hparams_bad_types),
+        cmocka_unit_test(test_create_all),
+        cmocka_unit_test(test_create_stats_and_tied),
+        cmocka_unit_test(test_create_deterministic),
+        cmocka_unit_test(test_create_fallback_and_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
