@@ -105,6 +105,8 @@ struct onc_tokenizer {
 
     bool add_bos, add_eos, add_sep;
     bool add_space_prefix; /* SPM: prepend " " to text after BOS/special tokens */
+    bool spm_space_split;  /* SPM: no token has a "▁" right after another character,
+                              so merges never cross such a boundary (tok_spm.c) */
     bool clean_spaces;
 
     void *regex[TOK_MAX_REGEX]; /* pcre2_code* (BPE pre-tokenizer), applied in order */

@@ -83,6 +83,11 @@ static void try_add_bigram(const onc_tokenizer *t, const char *s, const spm_sym 
     heap_push(h, (spm_bigram){t->scores[id], left, right, size});
 }
 
+/* The symbol is the escaped space U+2581. */
+static bool is_space_sym(const char *s, const spm_sym *sym) {
+    return sym->n == 3 && memcmp(s + sym->off, "\xE2\x96\x81", 3) == 0;
+}
+
 void tok_spm_tokenize(const onc_tokenizer *t, const char *text, size_t len, bool space_prefix, tok_ids *out) {
     /* escape: optional leading space, then ' ' -> U+2581 */
     size_t n_spaces = space_prefix ? 1 : 0;
@@ -104,36 +109,50 @@ void tok_spm_tokenize(const onc_tokenizer *t, const char *text, size_t len, bool
     for (size_t off = 0; off < o;) {
         size_t cl = tok_utf8_len((unsigned char)s[off]);
         if (cl > o - off) cl = o - off;
-        syms[n_syms] = (spm_sym){(uint32_t)off, (uint32_t)cl, n_syms - 1, off + cl == o ? -1 : n_syms + 1};
+        syms[n_syms] = (spm_sym){(uint32_t)off, (uint32_t)cl, n_syms - 1, n_syms + 1};
         n_syms++;
         off += cl;
     }
-    for (int32_t i = 1; i < n_syms; i++) try_add_bigram(t, s, syms, i - 1, i, &heap);
-    while (heap.n > 0 && !heap.oom) {
-        spm_bigram b = heap_pop(&heap);
-        spm_sym *l = &syms[b.left], *r = &syms[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size) continue;
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0) syms[r->next].prev = b.left;
-        try_add_bigram(t, s, syms, l->prev, b.left, &heap);
-        try_add_bigram(t, s, syms, b.left, l->next, &heap);
-    }
-    if (heap.oom) goto oom;
-
-    for (int32_t i = 0; i != -1; i = syms[i].next) {
-        const spm_sym *sym = &syms[i];
-        int32_t id = tok_map_get(&t->token_map, s + sym->off, sym->n);
-        if (id >= 0) {
-            tok_ids_push(out, id);
+    /* Merge segment by segment. A segment ends before a "▁" that follows a
+     * non-"▁" symbol, when no token of the vocabulary has such a "x▁" inside
+     * it (t->spm_space_split): then no merge can cross the cut, and merging
+     * each segment alone in the same (score, position) order gives exactly
+     * the whole-text result, with a heap that stays small and in cache.
+     * Otherwise the whole text is one segment (llama.cpp's procedure). */
+    int32_t seg = 0;
+    for (int32_t i = 1; i <= n_syms; i++) {
+        if (i < n_syms && !(t->spm_space_split && is_space_sym(s, &syms[i]) && !is_space_sym(s, &syms[i - 1])))
             continue;
+        syms[seg].prev = -1;
+        syms[i - 1].next = -1;
+        heap.n = 0;
+        for (int32_t j = seg + 1; j < i; j++) try_add_bigram(t, s, syms, j - 1, j, &heap);
+        while (heap.n > 0 && !heap.oom) {
+            spm_bigram bg = heap_pop(&heap);
+            spm_sym *l = &syms[bg.left], *r = &syms[bg.right];
+            if (l->n == 0 || r->n == 0 || l->n + r->n != bg.size) continue;
+            l->n += r->n;
+            r->n = 0;
+            l->next = r->next;
+            if (r->next >= 0) syms[r->next].prev = bg.left;
+            try_add_bigram(t, s, syms, l->prev, bg.left, &heap);
+            try_add_bigram(t, s, syms, bg.left, l->next, &heap);
         }
-        for (uint32_t j = 0; j < sym->n; j++) {
-            int32_t bid = t->byte_token[(unsigned char)s[sym->off + j]];
-            if (bid < 0) bid = t->special_ids[ONC_SPECIAL_UNK];
-            if (bid >= 0) tok_ids_push(out, bid);
+        if (heap.oom) goto oom;
+        for (int32_t k = seg; k != -1; k = syms[k].next) {
+            const spm_sym *sym = &syms[k];
+            int32_t id = tok_map_get(&t->token_map, s + sym->off, sym->n);
+            if (id >= 0) {
+                tok_ids_push(out, id);
+                continue;
+            }
+            for (uint32_t j = 0; j < sym->n; j++) {
+                int32_t bid = t->byte_token[(unsigned char)s[sym->off + j]];
+                if (bid < 0) bid = t->special_ids[ONC_SPECIAL_UNK];
+                if (bid >= 0) tok_ids_push(out, bid);
+            }
         }
+        seg = i;
     }
     goto done;
 oom:

@@ -166,6 +166,22 @@ static bool add_eog(onc_tokenizer *t, int32_t id) {
     return true;
 }
 
+/* True when no token text has "▁" (E2 96 81) right after a character
+ * that is not itself "▁": SPM merges then never join "x" and a following
+ * "▁", so text can be merged in segments cut before such spaces. */
+static bool spm_no_inner_space(const onc_tokenizer *t) {
+    static const char sp[3] = {'\xE2', '\x96', '\x81'};
+    for (int32_t id = 0; id < t->n_tokens; id++) {
+        const char *x = tok_text(t, id);
+        const uint32_t n = t->text_len[id];
+        for (uint32_t p = 1; p + 3 <= n; p++) {
+            if (memcmp(x + p, sp, 3) != 0) continue;
+            if (p < 3 || memcmp(x + p - 3, sp, 3) != 0) return false;
+        }
+    }
+    return true;
+}
+
 static onc_tokenizer *build(const onc_vocab_spec *spec, const tok_extra *x, onc_error *err) {
     if (!spec || spec->n_tokens <= 0 || !spec->tokens) {
         onc_error_set(err, ONC_ERR_INVALID, "tokenizer: empty vocabulary");
@@ -287,6 +303,7 @@ static onc_tokenizer *build(const onc_vocab_spec *spec, const tok_extra *x, onc_
         t->byte_token[b] = id;
     }
 
+    if (t->kind == ONC_VOCAB_SPM) t->spm_space_split = spm_no_inner_space(t);
     if (!build_pieces(t)) goto oom;
     if (t->kind == ONC_VOCAB_BPE && tok_bpe_init(t, spec, err) != ONC_OK) goto fail;
     return t;
