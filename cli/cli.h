@@ -33,6 +33,12 @@ bool cli_parse_f64(const char *flag, const char *s, double *out);
  * Returns NULL with err set on failure. *len excludes the NUL. */
 char *cli_read_file(const char *path, size_t *len, onc_error *err);
 
+/* Progress of long work on stderr as "oncolm: LABEL: NN%", rewritten in
+ * place; only when stderr is a terminal (logs and pipes get no \r noise).
+ * *last holds the last percentage shown (start it at -1); a line break is
+ * printed at 100 %. */
+void cli_progress(const char *label, int64_t done, int64_t total, int *last);
+
 /* Subcommands. */
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);

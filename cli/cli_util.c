@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,4 +101,15 @@ oom:
     if (f != stdin) fclose(f);
     onc_error_set(err, ONC_ERR_NOMEM, "%s: out of memory reading file", path);
     return NULL;
+}
+
+void cli_progress(const char *label, int64_t done, int64_t total, int *last) {
+    static int tty = -1;
+    if (tty < 0) tty = isatty(STDERR_FILENO);
+    int pct = total > 0 ? (int)(100 * done / total) : 100;
+    if (pct > 100) pct = 100;
+    if (!tty || pct == *last) return;
+    fprintf(stderr, "\roncolm: %s: %3d%%", label, pct);
+    if (pct >= 100) fputc('\n', stderr);
+    *last = pct;
 }

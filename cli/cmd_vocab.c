@@ -22,13 +22,7 @@ static const char vocab_usage[] =
     "  CORPUS      UTF-8 text files (\"-\" = stdin), concatenated\n";
 
 static void progress_cb(void *user, int64_t done, int64_t total) {
-    int *last = user;
-    int pct = total > 0 ? (int)(100 * done / total) : 100;
-    if (pct != *last) {
-        fprintf(stderr, "\roncolm: training vocabulary: %3d%%", pct);
-        if (pct >= 100) fputc('\n', stderr);
-        *last = pct;
-    }
+    cli_progress("training vocabulary", done, total, user);
 }
 
 static int vocab_train(int argc, char **argv) {
