@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oncolm/utf8.h"
 #include "cli.h"
 #include "oncolm/gguf.h"
 #include "oncolm/types.h"
@@ -39,24 +40,6 @@ typedef struct type_stats {
 
 // --- string output helpers -----------------------------------------------------
 
-/* Length of a valid UTF-8 sequence (>= 2 bytes) at s, or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    size_t k;
-    uint32_t cp;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) k = 2, cp = s[0] & 0x1F;
-    else if (s[0] >= 0xE0 && s[0] <= 0xEF) k = 3, cp = s[0] & 0x0F;
-    else if (s[0] >= 0xF0 && s[0] <= 0xF4) k = 4, cp = s[0] & 0x07;
-    else return 0;
-    if (k > n) return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((k == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return k;
-}
-
 /* JSON string literal. Invalid UTF-8 bytes are written as \u00XX. */
 static void json_str(FILE *o, const char *p, size_t n) {
     const unsigned char *s = (const unsigned char *)p;
@@ -70,7 +53,7 @@ static void json_str(FILE *o, const char *p, size_t n) {
         else if (c == '\r') fputs("\\r", o), i++;
         else if (c < 0x20 || c == 0x7f) fprintf(o, "\\u%04x", c), i++;
         else if (c < 0x80) fputc(c, o), i++;
-        else if ((k = utf8_len(s + i, n - i)) > 0) fwrite(s + i, 1, k, o), i += k;
+        else if ((k = onc_utf8_seq_len(s + i, n - i)) > 0) fwrite(s + i, 1, k, o), i += k;
         else fprintf(o, "\\u%04x", c), i++;
     }
     fputc('"', o);
@@ -89,7 +72,7 @@ static void text_str(FILE *o, onc_str s, size_t max) {
         else if (c == '\t') fputs("\\t", o), i++;
         else if (c == '\'' || c == '\\') fprintf(o, "\\%c", c), i++;
         else if (c >= 0x20 && c < 0x7f) fputc(c, o), i++;
-        else if (c >= 0x80 && (k = utf8_len(p + i, s.len - i)) > 0) fwrite(p + i, 1, k, o), i += k;
+        else if (c >= 0x80 && (k = onc_utf8_seq_len(p + i, s.len - i)) > 0) fwrite(p + i, 1, k, o), i += k;
         else fprintf(o, "\\x%02x", c), i++;
     }
     if (s.len > max) fputs("...", o);

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "oncolm/utf8.h"
 #include "gguf/gguf_internal.h"
 
 // --- types ------------------------------------------------------------------
@@ -783,23 +784,6 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(sbuf *b, const char 
     if (b->len >= b->cap) b->len = b->cap - 1;
 }
 
-/* Length of a valid UTF-8 sequence at s (>= 2 bytes), or 0. */
-static size_t utf8_seq(const uint8_t *s, size_t n) {
-    size_t k;
-    uint32_t cp;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) k = 2, cp = s[0] & 0x1F;
-    else if (s[0] >= 0xE0 && s[0] <= 0xEF) k = 3, cp = s[0] & 0x0F;
-    else if (s[0] >= 0xF0 && s[0] <= 0xF4) k = 4, cp = s[0] & 0x07;
-    else return 0;
-    if (k > n) return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((k == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (k == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return k;
-}
 
 /* Quoted string with C-style escapes; valid UTF-8 is kept as is. */
 static void sb_quoted(sbuf *b, onc_str s) {
@@ -813,7 +797,7 @@ static void sb_quoted(sbuf *b, onc_str s) {
         else if (c == '\t') sb_printf(b, "\\t"), i++;
         else if (c == '\r') sb_printf(b, "\\r"), i++;
         else if (c >= 0x20 && c < 0x7f) sb_printf(b, "%c", c), i++;
-        else if (c >= 0x80 && (k = utf8_seq(p + i, s.len - i)) > 0) {
+        else if (c >= 0x80 && (k = onc_utf8_seq_len(p + i, s.len - i)) > 0) {
             sb_printf(b, "%.*s", (int)k, (const char *)p + i);
             i += k;
         } else sb_printf(b, "\\x%02x", c), i++;
