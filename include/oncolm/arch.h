@@ -164,11 +164,11 @@ typedef enum onc_tensor_role {
 const char *onc_tensor_role_name(onc_tensor_role role);
 
 /* How a freshly created model initialises a tensor. */
-typedef enum onc_tensor_init {
+typedef enum onc_init_kind {
     ONC_INIT_NORMAL = 0, /* N(0, std^2) weights */
     ONC_INIT_ONES = 1,   /* norm weights, rope factors */
     ONC_INIT_ZEROS = 2,  /* biases */
-} onc_tensor_init;
+} onc_init_kind;
 
 typedef struct onc_arch_tensor {
     char name[ONC_GGUF_MAX_NAME]; /* full GGUF name, e.g. "blk.3.attn_q.weight" */
@@ -180,7 +180,7 @@ typedef struct onc_arch_tensor {
     bool required;                /* llama.cpp fails to load without it */
     bool keep_f32;                /* 1-D (norms, biases, rope factors) or tiny
                                      table: never quantized */
-    onc_tensor_init init;
+    onc_init_kind init;
 } onc_arch_tensor;
 
 /* The tensors of a model with these hyper-parameters, in the canonical

@@ -147,6 +147,51 @@ onc_status onc_backend_layer_norm(onc_backend *be, onc_tensor *dst, const onc_te
 onc_status onc_backend_softmax(onc_backend *be, onc_tensor *dst, const onc_tensor *a, float scale,
                                onc_error *err);
 
+
+// --- ops for decoder models: rotary positions, KV cache, attention ------------------
+
+typedef enum onc_rope_mode {
+    ONC_ROPE_MODE_NORM = 0, /* llama: rotate pairs (x[2i], x[2i+1]) */
+    ONC_ROPE_MODE_NEOX = 2, /* qwen2, phi3: rotate pairs (x[i], x[i + n_rot/2]) */
+} onc_rope_mode;
+
+typedef struct onc_rope_params {
+    int n_rot;                        /* rotated dims (even, <= head size); the rest pass through */
+    onc_rope_mode mode;
+    float freq_base;                  /* theta base, e.g. 10000 or 500000 */
+    float freq_scale;                 /* linear scaling: 1 / factor (1 = none) */
+    float attn_factor;                /* cos/sin multiplier (ggml mscale; 1 = none) */
+    const onc_tensor *freq_factors;   /* F32 {n_rot/2} divisors of the angle (Llama-3.1
+                                         rope_freqs, Phi-3 rope factors) or NULL */
+} onc_rope_params;
+
+/* Rotary position embedding, as ggml_rope_ext without YaRN: for token t at
+ * position pos[t] and pair i < n_rot/2, theta = pos * freq_scale *
+ * freq_base^(-2i/n_rot) / freq_factors[i], and the pair (a, b) becomes
+ * attn_factor * (a cos - b sin, a sin + b cos). a and dst are F32
+ * {head_size, n_head, n_tokens} (dst may alias a). */
+onc_status onc_backend_rope(onc_backend *be, onc_tensor *dst, const onc_tensor *a, const int32_t *pos,
+                            const onc_rope_params *p, onc_error *err);
+
+/* Store F32 rows in a cache tensor, converting to its type (F32 or F16).
+ * src {K, n}. transposed = false: row i of src becomes row rows[i] of dst
+ * {K, N}. transposed = true: dst is {N, K} and element k of src row i goes to
+ * dst row k, column rows[i] (the V cache is kept transposed so attention
+ * reads it row by row). rows[i] outside [0, N) is ONC_ERR_INVALID. */
+onc_status onc_backend_set_rows(onc_backend *be, onc_tensor *dst, const onc_tensor *src, const int32_t *rows,
+                                bool transposed, onc_error *err);
+
+/* Attention over cached keys and values. q F32 {D, H, T}; k cache {D * Hkv,
+ * N} and vt (transposed V cache) {N, D * Hkv}, both F32 or F16 (the same
+ * type); dst F32 {D, H, T}. Token t attends cells kv_start[t] ..
+ * kv_start[t] + kv_len[t] - 1 (kv_len >= 1): dst[t][h] = sum_j softmax_j(
+ * scale * q[t][h] . k[c_j][g]) v[c_j][g] with kv head g = h / (H / Hkv)
+ * (grouped-query attention). q is rounded to the cache type for the dot
+ * products and the probabilities to it for the sum over values (as ggml). */
+onc_status onc_backend_attention(onc_backend *be, onc_tensor *dst, const onc_tensor *q, const onc_tensor *k,
+                                 const onc_tensor *vt, const int32_t *kv_start, const int32_t *kv_len, float scale,
+                                 onc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

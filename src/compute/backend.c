@@ -205,3 +205,65 @@ onc_status onc_backend_softmax(onc_backend *be, onc_tensor *dst, const onc_tenso
     onc_status st = unary_check("softmax", dst, a, err);
     return st ? st : be->iface.softmax(be, dst, a, scale, err);
 }
+
+// --- decoder ops -------------------------------------------------------------------
+
+static onc_status unsupported(onc_backend *be, const char *op, onc_error *err) {
+    return onc_error_set(err, ONC_ERR_UNSUPPORTED, "backend %s has no %s op", be->iface.name, op);
+}
+
+onc_status onc_backend_rope(onc_backend *be, onc_tensor *dst, const onc_tensor *a, const int32_t *pos,
+                            const onc_rope_params *p, onc_error *err) {
+    onc_status st;
+    if ((st = need_f32(dst, "rope", err)) || (st = need_f32(a, "rope", err))) return st;
+    if (!same_shape(dst, a) || p->n_rot <= 0 || p->n_rot % 2 || p->n_rot > a->ne[0] ||
+        (p->mode != ONC_ROPE_MODE_NORM && p->mode != ONC_ROPE_MODE_NEOX))
+        return onc_error_set(err, ONC_ERR_INVALID, "rope: '%s' {%lld,...} with n_rot %d, mode %d does not fit", a->name,
+                             (long long)a->ne[0], p->n_rot, (int)p->mode);
+    if (p->freq_factors && (p->freq_factors->type != ONC_TYPE_F32 || onc_tensor_nelements(p->freq_factors) < p->n_rot / 2))
+        return onc_error_set(err, ONC_ERR_INVALID, "rope: frequency factors '%s' must be f32 with %d values",
+                             p->freq_factors->name, p->n_rot / 2);
+    if (!be->iface.rope) return unsupported(be, "rope", err);
+    return be->iface.rope(be, dst, a, pos, p, err);
+}
+
+onc_status onc_backend_set_rows(onc_backend *be, onc_tensor *dst, const onc_tensor *src, const int32_t *rows,
+                                bool transposed, onc_error *err) {
+    onc_status st;
+    if ((st = need_f32(src, "set_rows", err))) return st;
+    if (dst->type != ONC_TYPE_F32 && dst->type != ONC_TYPE_F16)
+        return onc_error_set(err, ONC_ERR_INVALID, "set_rows: cache '%s' must be f32 or f16", dst->name);
+    const int64_t n = onc_tensor_nrows(src), width = transposed ? onc_tensor_nrows(dst) : dst->ne[0];
+    const int64_t n_slots = transposed ? dst->ne[0] : onc_tensor_nrows(dst);
+    if (src->ne[0] != width || !rows_dense(dst))
+        return onc_error_set(err, ONC_ERR_INVALID, "set_rows: rows of '%s' (%lld) do not fit cache '%s'", src->name,
+                             (long long)src->ne[0], dst->name);
+    for (int64_t i = 0; i < n; i++)
+        if (rows[i] < 0 || rows[i] >= n_slots)
+            return onc_error_set(err, ONC_ERR_INVALID, "set_rows: slot %d outside cache '%s' of %lld", rows[i],
+                                 dst->name, (long long)n_slots);
+    if (!be->iface.set_rows) return unsupported(be, "set_rows", err);
+    return be->iface.set_rows(be, dst, src, rows, transposed, err);
+}
+
+onc_status onc_backend_attention(onc_backend *be, onc_tensor *dst, const onc_tensor *q, const onc_tensor *k,
+                                 const onc_tensor *vt, const int32_t *kv_start, const int32_t *kv_len, float scale,
+                                 onc_error *err) {
+    onc_status st;
+    if ((st = need_f32(dst, "attention", err)) || (st = need_f32(q, "attention", err))) return st;
+    const int64_t D = q->ne[0], H = q->ne[1], T = q->ne[2], N = k->ne[1];
+    const int64_t Hkv = D > 0 ? k->ne[0] / D : 0;
+    if (!same_shape(dst, q) || k->type != vt->type || (k->type != ONC_TYPE_F32 && k->type != ONC_TYPE_F16) ||
+        Hkv <= 0 || k->ne[0] != D * Hkv || H % Hkv || vt->ne[0] != N || vt->ne[1] != D * Hkv || !rows_dense(k) ||
+        !rows_dense(vt))
+        return onc_error_set(err, ONC_ERR_INVALID,
+                             "attention: q '%s' {%lld,%lld,%lld}, k '%s' {%lld,%lld}, v '%s' {%lld,%lld} do not fit",
+                             q->name, (long long)D, (long long)H, (long long)T, k->name, (long long)k->ne[0],
+                             (long long)N, vt->name, (long long)vt->ne[0], (long long)vt->ne[1]);
+    for (int64_t t = 0; t < T; t++)
+        if (kv_len[t] < 1 || kv_start[t] < 0 || (int64_t)kv_start[t] + kv_len[t] > N)
+            return onc_error_set(err, ONC_ERR_INVALID, "attention: token %lld attends cells [%d, %d) outside 0..%lld",
+                                 (long long)t, kv_start[t], kv_start[t] + kv_len[t], (long long)N);
+    if (!be->iface.attention) return unsupported(be, "attention", err);
+    return be->iface.attention(be, dst, q, k, vt, kv_start, kv_len, scale, err);
+}

@@ -15,6 +15,7 @@ typedef struct cpu_ctx {
 } cpu_ctx;
 
 static onc_threadpool *pool_of(onc_backend *be) { return ((cpu_ctx *)be->ctx)->tp; }
+onc_threadpool *onc_cpu_backend_pool(onc_backend *be) { return pool_of(be); }
 
 // --- backend / buffers --------------------------------------------------------------
 
@@ -238,6 +239,9 @@ onc_backend *onc_backend_cpu_new(int n_threads, onc_error *err) {
         .binary = cpu_binary,
         .norm = cpu_norm,
         .softmax = cpu_softmax,
+        .rope = onc_cpu_rope,
+        .set_rows = onc_cpu_set_rows,
+        .attention = onc_cpu_attention,
     };
     return be;
 }

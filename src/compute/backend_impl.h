@@ -43,11 +43,30 @@ typedef struct onc_backend_iface {
     onc_status (*norm)(onc_backend *be, onc_norm_op op, onc_tensor *dst, const onc_tensor *a, float eps,
                        onc_error *err);
     onc_status (*softmax)(onc_backend *be, onc_tensor *dst, const onc_tensor *a, float scale, onc_error *err);
+    /* decoder ops (NULL: unsupported) */
+    onc_status (*rope)(onc_backend *be, onc_tensor *dst, const onc_tensor *a, const int32_t *pos,
+                       const onc_rope_params *p, onc_error *err);
+    onc_status (*set_rows)(onc_backend *be, onc_tensor *dst, const onc_tensor *src, const int32_t *rows,
+                           bool transposed, onc_error *err);
+    onc_status (*attention)(onc_backend *be, onc_tensor *dst, const onc_tensor *q, const onc_tensor *k,
+                            const onc_tensor *vt, const int32_t *kv_start, const int32_t *kv_len, float scale,
+                            onc_error *err);
 } onc_backend_iface;
 
 struct onc_backend {
     onc_backend_iface iface;
     void *ctx; /* backend-specific state */
 };
+
+/* CPU backend internals shared by backend_cpu.c and backend_cpu_llm.c. */
+struct onc_threadpool;
+struct onc_threadpool *onc_cpu_backend_pool(onc_backend *be);
+onc_status onc_cpu_rope(onc_backend *be, onc_tensor *dst, const onc_tensor *a, const int32_t *pos,
+                        const onc_rope_params *p, onc_error *err);
+onc_status onc_cpu_set_rows(onc_backend *be, onc_tensor *dst, const onc_tensor *src, const int32_t *rows,
+                            bool transposed, onc_error *err);
+onc_status onc_cpu_attention(onc_backend *be, onc_tensor *dst, const onc_tensor *q, const onc_tensor *k,
+                             const onc_tensor *vt, const int32_t *kv_start, const int32_t *kv_len, float scale,
+                             onc_error *err);
 
 #endif

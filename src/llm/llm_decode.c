@@ -1,0 +1,222 @@
+/* llm_decode.c — the decoder forward pass (llama, qwen2, phi3) and batch
+ * bookkeeping (see oncolm/llm.h). Every step is an onc_backend_* op on
+ * descriptors over the context's scratch buffers; fused phi3 tensors are
+ * read through strided views, never copied. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llm/llm_impl.h"
+
+/* Descriptor of a {ne0, ne1} F32 matrix at data with rows row_floats apart. */
+static onc_tensor mat(float *data, int64_t ne0, int64_t ne1, int64_t row_floats, const char *name) {
+    onc_tensor t;
+    onc_tensor_init(&t, ONC_TYPE_F32, 2, (int64_t[]){ne0, ne1}, data, NULL, name);
+    t.nb[1] = (size_t)row_floats * sizeof(float);
+    t.nb[2] = t.nb[3] = t.nb[1] * (size_t)ne1;
+    return t;
+}
+
+/* {D, H, T} view: head h of token t at data + t*row_floats + h*D. */
+static onc_tensor heads(float *data, int64_t D, int64_t H, int64_t T, int64_t row_floats, const char *name) {
+    onc_tensor t;
+    onc_tensor_init(&t, ONC_TYPE_F32, 3, (int64_t[]){D, H, T}, data, NULL, name);
+    t.nb[1] = (size_t)D * sizeof(float);
+    t.nb[2] = (size_t)row_floats * sizeof(float);
+    t.nb[3] = t.nb[2] * (size_t)T;
+    return t;
+}
+
+#define TRY(expr)                                                                                                      \
+    do {                                                                                                               \
+        onc_status st_ = (expr);                                                                                       \
+        if (st_ != ONC_OK) return st_;                                                                                 \
+    } while (0)
+
+/* x = rms_norm(x) * w, rows of `a` into `dst`. */
+static onc_status rms_norm_mul(onc_backend *be, onc_tensor *dst, const onc_tensor *a, const onc_tensor *w, float eps,
+                               onc_error *err) {
+    TRY(onc_backend_rms_norm(be, dst, a, eps, err));
+    return onc_backend_mul(be, dst, dst, w, err);
+}
+
+onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *seq, const int32_t *pos, int32_t n,
+                       const int32_t *out_row, onc_error *err) {
+    const onc_llm *m = c->m;
+    const onc_hparams *hp = &m->hp;
+    onc_backend *be = c->be;
+    const int64_t E = hp->n_embd, H = hp->n_head, Hkv = hp->n_head_kv, Dk = hp->n_embd_head_k,
+                  Dv = hp->n_embd_head_v, F = hp->n_ff;
+    const int64_t nq = H * Dk, gk = Hkv * Dk, gv = Hkv * Dv;
+    const bool phi3 = hp->arch == ONC_ARCH_PHI3;
+
+    for (int32_t i = 0; i < n; i++) {
+        c->pos[i] = pos[i];
+        c->cells[i] = (int32_t)(seq[i] * c->p.n_ctx) + pos[i];
+        c->kv_start[i] = (int32_t)(seq[i] * c->p.n_ctx);
+        c->kv_len[i] = pos[i] + 1;
+    }
+
+    onc_tensor x = mat(c->x, E, n, E, "x"), h = mat(c->h, E, n, E, "h"), tmp = mat(c->tmp, E, n, E, "tmp");
+    TRY(onc_backend_get_rows(be, &x, &m->tok_embd, tokens, n, err));
+
+    onc_rope_params rp = {.n_rot = (int)hp->n_rot,
+                          .mode = onc_arch_rope_type(hp->arch) == ONC_ROPE_NEOX ? ONC_ROPE_MODE_NEOX : ONC_ROPE_MODE_NORM,
+                          .freq_base = hp->rope_freq_base,
+                          .freq_scale = 1.0f,
+                          .attn_factor = 1.0f,
+                          .freq_factors = NULL};
+    if (hp->rope_scaling == ONC_ROPE_SCALING_LINEAR && hp->rope_scaling_factor > 0)
+        rp.freq_scale = 1.0f / hp->rope_scaling_factor;
+    if (m->rope_freqs.data) rp.freq_factors = &m->rope_freqs;
+    if (m->rope_long.data || m->rope_short.data) {
+        /* Phi-3 long-context models: long factors beyond the original context (llama.cpp) */
+        const uint32_t orig = hp->rope_scaling_orig_ctx ? hp->rope_scaling_orig_ctx : hp->n_ctx_train;
+        rp.freq_factors = c->p.n_ctx > orig && m->rope_long.data ? &m->rope_long
+                          : m->rope_short.data                    ? &m->rope_short
+                                                                  : &m->rope_long;
+    }
+    const float kq_scale = 1.0f / sqrtf((float)Dk);
+
+    for (uint32_t l = 0; l < hp->n_layer; l++) {
+        const llm_layer *L = &m->layers[l];
+        TRY(rms_norm_mul(be, &h, &x, &L->attn_norm, hp->norm_rms_eps, err));
+
+        onc_tensor q, k, v;
+        if (L->wqkv.data) {
+            const int64_t row = nq + gk + gv;
+            onc_tensor qkv = mat(c->qkv, row, n, row, "qkv");
+            TRY(onc_backend_mul_mat(be, &qkv, &L->wqkv, &h, err));
+            q = heads(c->qkv, Dk, H, n, row, "q");
+            k = heads(c->qkv + nq, Dk, Hkv, n, row, "k");
+            v = mat(c->qkv + nq + gk, gv, n, row, "v");
+        } else {
+            onc_tensor q2 = mat(c->q, nq, n, nq, "q"), k2 = mat(c->k, gk, n, gk, "k");
+            v = mat(c->v, gv, n, gv, "v");
+            TRY(onc_backend_mul_mat(be, &q2, &L->wq, &h, err));
+            TRY(onc_backend_mul_mat(be, &k2, &L->wk, &h, err));
+            TRY(onc_backend_mul_mat(be, &v, &L->wv, &h, err));
+            if (L->has_bias) {
+                TRY(onc_backend_add(be, &q2, &q2, &L->bq, err));
+                TRY(onc_backend_add(be, &k2, &k2, &L->bk, err));
+                TRY(onc_backend_add(be, &v, &v, &L->bv, err));
+            }
+            q = heads(c->q, Dk, H, n, nq, "q");
+            k = heads(c->k, Dk, Hkv, n, gk, "k");
+        }
+        TRY(onc_backend_rope(be, &q, &q, c->pos, &rp, err));
+        TRY(onc_backend_rope(be, &k, &k, c->pos, &rp, err));
+
+        /* store K rows and V (transposed) at the tokens' cells */
+        onc_tensor k_rows = mat(k.data, gk, n, (int64_t)(k.nb[2] / sizeof(float)), "k");
+        TRY(onc_backend_set_rows(be, &c->k_cache[l], &k_rows, c->cells, false, err));
+        TRY(onc_backend_set_rows(be, &c->v_cache[l], &v, c->cells, true, err));
+
+        onc_tensor attn = heads(c->attn, Dv, H, n, H * Dv, "attn");
+        TRY(onc_backend_attention(be, &attn, &q, &c->k_cache[l], &c->v_cache[l], c->kv_start, c->kv_len, kq_scale,
+                                  err));
+        onc_tensor attn2 = mat(c->attn, H * Dv, n, H * Dv, "attn");
+        TRY(onc_backend_mul_mat(be, &tmp, &L->wo, &attn2, err));
+        TRY(onc_backend_add(be, &x, &x, &tmp, err));
+
+        /* feed-forward: down(silu(gate) * up) */
+        TRY(rms_norm_mul(be, &h, &x, &L->ffn_norm, hp->norm_rms_eps, err));
+        onc_tensor gate, up;
+        if (phi3) {
+            onc_tensor gu = mat(c->gate, 2 * F, n, 2 * F, "gate_up");
+            TRY(onc_backend_mul_mat(be, &gu, &L->ffn_up, &h, err));
+            gate = mat(c->gate, F, n, 2 * F, "gate");
+            up = mat(c->gate + F, F, n, 2 * F, "up");
+        } else {
+            gate = mat(c->gate, F, n, F, "gate");
+            up = mat(c->up, F, n, F, "up");
+            TRY(onc_backend_mul_mat(be, &gate, &L->ffn_gate, &h, err));
+            TRY(onc_backend_mul_mat(be, &up, &L->ffn_up, &h, err));
+        }
+        TRY(onc_backend_silu(be, &gate, &gate, err));
+        TRY(onc_backend_mul(be, &gate, &gate, &up, err));
+        TRY(onc_backend_mul_mat(be, &tmp, &L->ffn_down, &gate, err));
+        TRY(onc_backend_add(be, &x, &x, &tmp, err));
+    }
+
+    /* output rows: only the tokens whose logits are kept */
+    int32_t n_out = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (out_row[i] >= 0) {
+            memcpy(c->out_rows + (size_t)n_out * E, c->x + (size_t)i * E, (size_t)E * sizeof(float));
+            c->out_idx[n_out++] = out_row[i];
+        }
+    if (n_out == 0) return ONC_OK;
+    onc_tensor o = mat(c->out_rows, E, n_out, E, "out");
+    TRY(rms_norm_mul(be, &o, &o, &m->output_norm, hp->norm_rms_eps, err));
+    /* rows out_idx[] of c->logits are consecutive (assigned in batch order) */
+    const int64_t V = hp->n_vocab;
+    onc_tensor lg = mat(c->logits + (size_t)c->out_idx[0] * V, V, n_out, V, "logits");
+    return onc_backend_mul_mat(be, &lg, &m->output, &o, err);
+}
+
+onc_status onc_llm_decode(onc_llm_ctx *c, const onc_llm_batch *b, onc_error *err) {
+    const int32_t n = b->n_tokens;
+    const int64_t V = c->m->hp.n_vocab;
+    if (n <= 0) return onc_error_set(err, ONC_ERR_INVALID, "decode: empty batch");
+    /* validate everything first: nothing changes on error */
+    uint32_t *len = malloc((size_t)c->p.n_seq * sizeof *len);
+    int32_t *pos = malloc((size_t)n * sizeof *pos);
+    uint32_t *seq = malloc((size_t)n * sizeof *seq);
+    if (!len || !pos || !seq) {
+        free(len), free(pos), free(seq);
+        return onc_error_set(err, ONC_ERR_NOMEM, "decode: out of memory");
+    }
+    memcpy(len, c->seq_len, (size_t)c->p.n_seq * sizeof *len);
+    onc_status st = ONC_OK;
+    int32_t n_out = 0;
+    for (int32_t i = 0; i < n && st == ONC_OK; i++) {
+        const uint32_t s = b->seq ? b->seq[i] : 0;
+        if (b->tokens[i] < 0 || b->tokens[i] >= V)
+            st = onc_error_set(err, ONC_ERR_INVALID, "decode: token %d at batch index %d is outside the vocabulary (%lld)",
+                               b->tokens[i], i, (long long)V);
+        else if (s >= c->p.n_seq)
+            st = onc_error_set(err, ONC_ERR_INVALID, "decode: sequence %u at batch index %d, the context holds %u",
+                               s, i, c->p.n_seq);
+        else if (len[s] >= c->p.n_ctx)
+            st = onc_error_set(err, ONC_ERR_INVALID,
+                               "decode: sequence %u is full (%u positions, the context length); start a new one or "
+                               "use a larger --ctx",
+                               s, c->p.n_ctx);
+        else {
+            seq[i] = s;
+            pos[i] = (int32_t)len[s]++;
+            if (b->logits ? b->logits[i] : i == n - 1) n_out++;
+        }
+    }
+    if (st == ONC_OK && (size_t)n > c->logits_of_cap) {
+        int32_t *lo = realloc(c->logits_of, (size_t)n * sizeof *lo);
+        if (!lo) st = onc_error_set(err, ONC_ERR_NOMEM, "decode: out of memory");
+        else c->logits_of = lo, c->logits_of_cap = (size_t)n;
+    }
+    if (st == ONC_OK && (size_t)n_out * V > c->logits_cap) {
+        float *lg = realloc(c->logits, (size_t)n_out * V * sizeof *lg);
+        if (!lg) st = onc_error_set(err, ONC_ERR_NOMEM, "decode: cannot hold logits of %d tokens", n_out);
+        else c->logits = lg, c->logits_cap = (size_t)n_out * V;
+    }
+    if (st == ONC_OK) {
+        int32_t r = 0;
+        for (int32_t i = 0; i < n; i++) c->logits_of[i] = (b->logits ? b->logits[i] : i == n - 1) ? r++ : -1;
+        for (size_t i = (size_t)n; i < c->logits_of_cap; i++) c->logits_of[i] = -1;
+        for (int32_t i0 = 0; i0 < n && st == ONC_OK; i0 += (int32_t)c->p.n_batch) {
+            const int32_t cnt = n - i0 < (int32_t)c->p.n_batch ? n - i0 : (int32_t)c->p.n_batch;
+            st = llm_forward(c, b->tokens + i0, seq + i0, pos + i0, cnt, c->logits_of + i0, err);
+            if (st == ONC_OK)
+                for (int32_t i = i0; i < i0 + cnt; i++) c->seq_len[seq[i]] = (uint32_t)pos[i] + 1;
+        }
+        if (st != ONC_OK)
+            for (size_t i = 0; i < c->logits_of_cap; i++) c->logits_of[i] = -1;
+    }
+    free(len), free(pos), free(seq);
+    return st;
+}
+
+const float *onc_llm_logits(const onc_llm_ctx *c, int32_t i) {
+    if (i < 0 || (size_t)i >= c->logits_of_cap || !c->logits_of || c->logits_of[i] < 0) return NULL;
+    return c->logits + (size_t)c->logits_of[i] * c->m->hp.n_vocab;
+}

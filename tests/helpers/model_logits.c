@@ -1,0 +1,77 @@
+/* model_logits — logits of every position of one sequence, for the numpy
+ * forward-pass oracle (tests/oracle/test_forward_oracle.py).
+ *
+ *   model_logits [--threads N] [--mode batch|incremental|chunks] [--ctx N]
+ *                [--kv f32|f16] MODEL.gguf OUT.f32 ID...
+ *
+ * Runs the ids at positions 0..n-1 and writes float32 logits [n][n_vocab],
+ * row-major, little-endian. batch: one decode of all ids; incremental: one
+ * id per decode (through the KV cache); chunks: decodes of 3 ids. The KV
+ * cache is F32 unless --kv f16. Exit 1 with a message on error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oncolm/llm.h"
+
+int main(int argc, char **argv) {
+    int threads = 1, i = 1;
+    const char *mode = "batch";
+    uint32_t n_ctx = 0;
+    onc_type kv = ONC_TYPE_F32;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i += 2) {
+        if (i + 1 >= argc) break;
+        if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
+        else if (!strcmp(argv[i], "--ctx")) n_ctx = (uint32_t)atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--kv")) kv = !strcmp(argv[i + 1], "f16") ? ONC_TYPE_F16 : ONC_TYPE_F32;
+        else break;
+    }
+    if (argc - i < 3) {
+        fprintf(stderr, "usage: model_logits [--threads N] [--mode batch|incremental|chunks] [--ctx N] [--kv f32|f16] "
+                        "MODEL.gguf OUT.f32 ID...\n");
+        return 2;
+    }
+    const char *model_path = argv[i], *out_path = argv[i + 1];
+    const int n = argc - i - 2;
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    bool *want = malloc((size_t)n * sizeof *want);
+    for (int j = 0; j < n; j++) ids[j] = atoi(argv[i + 2 + j]), want[j] = true;
+    onc_error err = {0};
+    onc_llm *m = onc_llm_load(model_path, &err);
+    if (!m) {
+        fprintf(stderr, "model_logits: %s\n", err.msg);
+        return 1;
+    }
+    onc_llm_ctx_params cp = onc_llm_ctx_default_params();
+    cp.n_threads = threads;
+    cp.kv_type = kv;
+    if (n_ctx) cp.n_ctx = n_ctx;
+    if (cp.n_ctx == 0 || (int)cp.n_ctx < n) cp.n_ctx = (uint32_t)n;
+    onc_llm_ctx *c = onc_llm_ctx_new(m, &cp, &err);
+    if (!c) {
+        fprintf(stderr, "model_logits: %s\n", err.msg);
+        return 1;
+    }
+    const int64_t V = onc_llm_n_vocab(m);
+    float *out = malloc((size_t)n * V * sizeof *out);
+    const int step = !strcmp(mode, "incremental") ? 1 : !strcmp(mode, "chunks") ? 3 : n;
+    for (int j = 0; j < n; j += step) {
+        const int cnt = n - j < step ? n - j : step;
+        onc_llm_batch b = {.n_tokens = cnt, .tokens = ids + j, .logits = want + j};
+        if (onc_llm_decode(c, &b, &err) != ONC_OK) {
+            fprintf(stderr, "model_logits: %s\n", err.msg);
+            return 1;
+        }
+        for (int t = 0; t < cnt; t++) memcpy(out + (size_t)(j + t) * V, onc_llm_logits(c, t), (size_t)V * sizeof *out);
+    }
+    FILE *f = fopen(out_path, "wb");
+    if (!f || fwrite(out, sizeof *out, (size_t)n * V, f) != (size_t)n * V || fclose(f) != 0) {
+        fprintf(stderr, "model_logits: cannot write %s\n", out_path);
+        return 1;
+    }
+    free(out), free(ids), free(want);
+    onc_llm_ctx_free(c);
+    onc_llm_free(m);
+    return 0;
+}
