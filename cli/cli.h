@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "oncolm/status.h"
 
@@ -39,6 +40,10 @@ char *cli_read_file(const char *path, size_t *len, onc_error *err);
  * printed at 100 %. */
 void cli_progress(const char *label, int64_t done, int64_t total, int *last);
 
+/* Write p[0..n) as a JSON string literal (quotes included). Invalid UTF-8
+ * bytes are written as \u00XX. */
+void cli_json_str(FILE *o, const char *p, size_t n);
+
 /* Subcommands. */
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
@@ -47,6 +52,10 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);    /* vocab train */
 int cmd_quantize(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_generate(int argc, char **argv); /* generate, chat, score: cmd_generate.c */
+int cmd_chat(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Parts of `model`, in their own files. */
 int cmd_model_info(int argc, char **argv);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "oncolm/utf8.h"
 
 void cli_errorf(const char *fmt, ...) {
     va_list ap;
@@ -113,3 +114,23 @@ void cli_progress(const char *label, int64_t done, int64_t total, int *last) {
     if (pct >= 100) fputc('\n', stderr);
     *last = pct;
 }
+
+/* JSON string literal. Invalid UTF-8 bytes are written as \u00XX. */
+void cli_json_str(FILE *o, const char *p, size_t n) {
+    const unsigned char *s = (const unsigned char *)p;
+    fputc('"', o);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t k;
+        if (c == '"' || c == '\\') fprintf(o, "\\%c", c), i++;
+        else if (c == '\n') fputs("\\n", o), i++;
+        else if (c == '\t') fputs("\\t", o), i++;
+        else if (c == '\r') fputs("\\r", o), i++;
+        else if (c < 0x20 || c == 0x7f) fprintf(o, "\\u%04x", c), i++;
+        else if (c < 0x80) fputc(c, o), i++;
+        else if ((k = onc_utf8_seq_len(s + i, n - i)) > 0) fwrite(s + i, 1, k, o), i += k;
+        else fprintf(o, "\\u%04x", c), i++;
+    }
+    fputc('"', o);
+}
+

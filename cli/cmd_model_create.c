@@ -9,7 +9,8 @@
 
 static const char create_usage[] =
     "usage: oncolm model create --arch llama|qwen2|phi3|bert [--preset NAME] [options] -o OUT.gguf\n"
-    "  --preset tiny|small|7b|8b|base   sizes (7b/8b: llama; base: bert; default tiny)\n"
+    "  --preset tiny|small|1b|mini|7b|8b|base   sizes (1b/7b/8b: llama; mini: phi3; base: bert;\n"
+    "                                   default tiny)\n"
     "  --layers N --embd N --heads N --kv-heads N --ff N --ctx N   override the preset\n"
     "  --vocab VOCAB.gguf               take the tokenizer from a GGUF file\n"
     "  --corpus TEXT [--vocab-size N]   train a vocabulary on a text file\n"
@@ -22,6 +23,10 @@ static const char create_usage[] =
     "  --labels a,b,c                   bert classifier head with these labels\n"
     "  --seed S                         random seed (default 42)\n"
     "  --name NAME                      general.name\n"
+    "  --chat-template NAME|none        tokenizer.chat_template: llama2|llama3|chatml|phi3|zephyr|mistral\n"
+    "                                   (default: the family's; a --vocab file's is kept)\n"
+    "  --chat-template-file FILE        tokenizer.chat_template from a Jinja file\n"
+    "  --no-family-tokens               keep a trained vocabulary as trained (no family special tokens)\n"
     "  -o, --out OUT.gguf               output file (written atomically)\n";
 
 static void progress_cb(void *user, const char *phase, int64_t done, int64_t total) {
@@ -50,8 +55,8 @@ static char **split_labels(char *s, uint32_t *n) {
 
 int cmd_model_create(int argc, char **argv) {
     onc_model_create_params p = onc_model_create_default_params();
-    const char *out = NULL, *corpus_path = NULL;
-    char *labels_buf = NULL, **labels = NULL, *corpus = NULL;
+    const char *out = NULL, *corpus_path = NULL, *tmpl_path = NULL;
+    char *labels_buf = NULL, **labels = NULL, *corpus = NULL, *tmpl_text = NULL;
     int rc = CLI_EXIT_USAGE;
     bool have_arch = false;
     for (int i = 1; i < argc; i++) {
@@ -84,6 +89,10 @@ int cmd_model_create(int argc, char **argv) {
         }
         if (strcmp(a, "--rope-freqs") == 0) {
             p.rope_freqs = true;
+            continue;
+        }
+        if (strcmp(a, "--no-family-tokens") == 0) {
+            p.no_family_tokens = true;
             continue;
         }
         if (!v) {
@@ -139,6 +148,18 @@ int cmd_model_create(int argc, char **argv) {
             p.seed = s;
         } else if (strcmp(a, "--name") == 0) {
             p.name = v;
+        } else if (strcmp(a, "--chat-template") == 0) {
+            if (strcmp(v, "none") == 0) {
+                p.chat_template = "";
+            } else if (!(p.chat_template = onc_model_create_chat_template(v))) {
+                rc = cli_usage_error(create_usage,
+                                     "model create: unknown chat template '%s' (llama2, llama3, chatml, phi3, "
+                                     "zephyr, mistral, none; or --chat-template-file)",
+                                     v);
+                goto done;
+            }
+        } else if (strcmp(a, "--chat-template-file") == 0) {
+            tmpl_path = v;
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) {
             out = v;
         } else {
@@ -164,6 +185,19 @@ int cmd_model_create(int argc, char **argv) {
         }
         p.corpus = corpus;
     }
+    if (tmpl_path) {
+        size_t tlen = 0;
+        tmpl_text = cli_read_file(tmpl_path, &tlen, &err);
+        if (!tmpl_text) {
+            rc = cli_fail(&err);
+            goto done;
+        }
+        if (strlen(tmpl_text) != tlen) {
+            rc = cli_usage_error(create_usage, "model create: %s: NUL byte in the chat template", tmpl_path);
+            goto done;
+        }
+        p.chat_template = tmpl_text;
+    }
     int last = -1;
     p.progress = progress_cb;
     p.progress_user = &last;
@@ -174,14 +208,23 @@ int cmd_model_create(int argc, char **argv) {
         goto done;
     }
     if (rep.note[0]) fprintf(stderr, "oncolm: note: %s\n", rep.note);
-    if (rep.n_vocab != rep.n_vocab_trained)
+    if (rep.n_added > 0)
+        fprintf(stderr, "oncolm: note: %s vocabulary: %d trained tokens, %d special tokens, %d unused padding\n",
+                rep.family, (int)rep.n_vocab_trained, (int)rep.n_added,
+                (int)(rep.n_vocab - rep.n_vocab_trained - rep.n_added));
+    else if (rep.n_vocab != rep.n_vocab_trained)
         fprintf(stderr, "oncolm: note: vocabulary of %d tokens padded to %d with unused tokens\n",
                 (int)rep.n_vocab_trained, (int)rep.n_vocab);
+    if (rep.eot_id >= 0)
+        fprintf(stderr, "oncolm: note: chat template %s, end of turn token %d\n", rep.chat_template, (int)rep.eot_id);
+    else if (strcmp(rep.chat_template, "none") != 0)
+        fprintf(stderr, "oncolm: note: chat template %s\n", rep.chat_template);
     fprintf(stderr, "oncolm: wrote %s: %s, %lld parameters, %d tensors, vocabulary %d\n", out,
             onc_arch_name(p.arch), (long long)rep.n_params, (int)rep.n_tensors, (int)rep.n_vocab);
     rc = CLI_EXIT_OK;
 done:
     free(corpus);
+    free(tmpl_text);
     free(labels);
     free(labels_buf);
     return rc;

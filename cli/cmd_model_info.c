@@ -40,26 +40,8 @@ typedef struct type_stats {
 
 // --- string output helpers -----------------------------------------------------
 
-/* JSON string literal. Invalid UTF-8 bytes are written as \u00XX. */
-static void json_str(FILE *o, const char *p, size_t n) {
-    const unsigned char *s = (const unsigned char *)p;
-    fputc('"', o);
-    for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        size_t k;
-        if (c == '"' || c == '\\') fprintf(o, "\\%c", c), i++;
-        else if (c == '\n') fputs("\\n", o), i++;
-        else if (c == '\t') fputs("\\t", o), i++;
-        else if (c == '\r') fputs("\\r", o), i++;
-        else if (c < 0x20 || c == 0x7f) fprintf(o, "\\u%04x", c), i++;
-        else if (c < 0x80) fputc(c, o), i++;
-        else if ((k = onc_utf8_seq_len(s + i, n - i)) > 0) fwrite(s + i, 1, k, o), i += k;
-        else fprintf(o, "\\u%04x", c), i++;
-    }
-    fputc('"', o);
-}
-
-static void json_cstr(FILE *o, const char *s) { json_str(o, s, strlen(s)); }
+#define json_str cli_json_str
+#define json_cstr(o, s) cli_json_str(o, s, strlen(s))
 
 /* Quoted text form with C escapes, for token texts in the text output. */
 static void text_str(FILE *o, onc_str s, size_t max) {

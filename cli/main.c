@@ -15,6 +15,10 @@ typedef struct cli_command {
 static const cli_command commands[] = {
     {"demo", cmd_demo, "end-to-end run of everything built so far, on generated data"},
     {"model", cmd_model, "model info FILE | model create: inspect or create GGUF models"},
+    {"generate", cmd_generate, "generate text from a prompt with a decoder model"},
+    {"chat", cmd_chat, "chat with a model (interactive, or one message per line piped in)"},
+    {"score", cmd_score, "per-token log-likelihood and perplexity of a text"},
+    {"bench", cmd_bench, "prompt-processing and generation speed, llama-bench style"},
     {"tokenize", cmd_tokenize, "token ids and pieces of a text, with a model's tokenizer"},
     {"vocab", cmd_vocab, "vocab train: learn a BPE or WordPiece vocabulary from text"},
     {"quantize", cmd_quantize, "quantize IN OUT TYPE: convert a GGUF model's tensors"},
