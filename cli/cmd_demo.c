@@ -11,7 +11,11 @@
  *      output folder, quantized to Q8_0 / Q4_K_M / Q6_K, with sizes and the
  *      quantization error of one weight matrix;
  *   4. kernels: the SIMD level in use, and a quantized matrix-vector product
- *      checked against the plain-C reference and timed.
+ *      checked against the plain-C reference and timed;
+ *   5. inference: the llama model and its Q4_K_M copy loaded, a prompt in a
+ *      chat template, sampled and greedy generation with speeds, the
+ *      KV-cache path checked against a full recomputation, and the
+ *      log-likelihood of the generated text.
  * Every step checks its own result; a failed check makes the demo exit 1. */
 #include <math.h>
 #include <stdio.h>
@@ -22,7 +26,10 @@
 
 #include "cli.h"
 #include "oncolm/arch.h"
+#include "oncolm/chat.h"
 #include "oncolm/compute.h"
+#include "oncolm/generate.h"
+#include "oncolm/llm.h"
 #include "oncolm/gguf.h"
 #include "oncolm/model_create.h"
 #include "oncolm/quantize.h"
@@ -76,7 +83,7 @@ static char *path_in(const demo *d, const char *name) {
 
 /* Step 1: learn the three vocabulary kinds on the clinical sample. */
 static int step_vocab(demo *d) {
-    printf("\n[1/4] Vocabularies learned from the built-in clinical sample text\n");
+    printf("\n[1/5] Vocabularies learned from the built-in clinical sample text\n");
     size_t len;
     const char *text = onc_sample_clinical_text(&len);
     const onc_vocab_kind kinds[3] = {ONC_VOCAB_SPM, ONC_VOCAB_BPE, ONC_VOCAB_WPM};
@@ -116,7 +123,7 @@ static void print_pieces(const onc_tokenizer *tok, const int32_t *ids, size_t n,
 
 /* Step 2: tokenize the sample note, check the exact round trip, time 1 MB. */
 static int step_tokenize(demo *d) {
-    printf("\n[2/4] Tokenizing a clinical note (%zu bytes)\n", strlen(sample_note));
+    printf("\n[2/5] Tokenizing a clinical note (%zu bytes)\n", strlen(sample_note));
     size_t big_len = d->quick ? (256u << 10) : (1u << 20);
     size_t sample_len;
     const char *sample = onc_sample_clinical_text(&sample_len);
@@ -211,7 +218,7 @@ static off_t file_size(const char *path) {
 
 /* Step 3: create models, quantize, measure the error. */
 static int step_models(demo *d) {
-    printf("\n[3/4] Models with random weights and the trained vocabularies, written to %s/\n", d->out_dir);
+    printf("\n[3/5] Models with random weights and the trained vocabularies, written to %s/\n", d->out_dir);
     int rc = CLI_EXIT_FAIL;
     char *llama = path_in(d, "llama-f32.gguf"), *bert = path_in(d, "bert-f32.gguf");
     onc_gguf *ref = NULL;
@@ -297,7 +304,7 @@ done:
 /* Step 4: one quantized matrix-vector product, SIMD against plain C. */
 static int step_kernels(demo *d) {
     onc_simd_level best = onc_simd_level_get();
-    printf("\n[4/4] Compute kernels: SIMD level %s (detected %s)\n", onc_simd_name(best),
+    printf("\n[4/5] Compute kernels: SIMD level %s (detected %s)\n", onc_simd_name(best),
            onc_simd_name(onc_simd_detect()));
     const int64_t rows = d->quick ? 512 : 2048, cols = 2048;
     const onc_type types[] = {ONC_TYPE_Q4_K, ONC_TYPE_Q8_0, ONC_TYPE_F16};
@@ -347,6 +354,69 @@ done:
     return rc;
 }
 
+/* Step 5: run the models made in step 3. */
+static int step_inference(demo *d) {
+    printf("\n[5/5] Inference with the random-weight llama models (the text is noise: the weights are random)\n");
+    const char *const files[] = {"llama-f32.gguf", "llama-q4_K_M.gguf"};
+    int rc = CLI_EXIT_OK;
+    for (size_t f = 0; f < 2 && rc == CLI_EXIT_OK; f++) {
+        char *path = path_in(d, files[f]);
+        onc_error err = {0};
+        onc_llm *m = path ? onc_llm_load(path, &err) : NULL;
+        onc_llm_ctx *c = NULL;
+        int32_t *ids = NULL;
+        char *prompt = NULL;
+        onc_gen_result r = {0}, g = {0};
+        if (!m) goto fail;
+        onc_llm_ctx_params cp = onc_llm_ctx_default_params();
+        cp.n_ctx = 256;
+        if (!(c = onc_llm_ctx_new(m, &cp, &err))) goto fail;
+        char desc[160];
+        printf("  %s: %s\n", files[f], onc_llm_describe(m, desc, sizeof desc));
+        const onc_chat_message msgs[2] = {{"system", "You summarise oncology notes."}, {"user", sample_note}};
+        size_t plen, n;
+        if (onc_chat_apply(ONC_CHAT_LLAMA2_SYS, msgs, 2, NULL, &prompt, &plen, &err) != ONC_OK) goto fail;
+        onc_tokenize_params tp = onc_tokenize_default_params();
+        tp.parse_special = true;
+        if (onc_tokenize(onc_llm_tokenizer(m), prompt, plen, &tp, &ids, &n, &err) != ONC_OK) goto fail;
+        onc_gen_params gp = onc_gen_default_params();
+        gp.max_tokens = 24;
+        gp.ignore_eog = true;
+        gp.sampling.seed = 42;
+        if (onc_generate(c, 0, ids, (int32_t)n, &gp, &r, &err) != ONC_OK) goto fail;
+        printf("    prompt (llama2 chat template): %zu tokens in %.3f s (%.0f tokens/s)\n", n, r.t_prompt_s,
+               n / r.t_prompt_s);
+        printf("    sampled, seed 42: %d tokens at %.0f tokens/s, finish %s\n", r.n_tokens,
+               r.n_tokens > 1 ? (r.n_tokens - 1) / r.t_gen_s : 0, onc_finish_name(r.finish));
+        onc_llm_seq_clear(c, 0);
+        gp.sampling = onc_sampler_greedy_params();
+        if (onc_generate(c, 0, ids, (int32_t)n, &gp, &g, &err) != ONC_OK) goto fail;
+        /* the greedy tokens came from the KV cache, one at a time: a full
+         * recomputation of prompt + continuation must give them the same
+         * log-probabilities */
+        float per[24];
+        double total = 0;
+        if (onc_score_continuation(c, 0, ids, (int32_t)n, g.tokens, g.n_tokens, per, &total, &err) != ONC_OK) goto fail;
+        double maxd = 0;
+        for (int32_t i = 0; i < g.n_tokens; i++) maxd = fmax(maxd, fabs(per[i] - g.logprobs[i]));
+        printf("    greedy: %d tokens, log-likelihood %.2f; KV-cache vs full recomputation: max |d logprob| = %.1e\n",
+               g.n_tokens, total, maxd);
+        check(d, maxd < 1e-2, "KV-cache decoding agrees with full recomputation");
+        goto done;
+    fail:
+        rc = cli_fail(&err);
+    done:
+        onc_gen_result_free(&r);
+        onc_gen_result_free(&g);
+        free(ids);
+        free(prompt);
+        onc_llm_ctx_free(c);
+        onc_llm_free(m);
+        free(path);
+    }
+    return rc;
+}
+
 int cmd_demo(int argc, char **argv) {
     demo d = {.out_dir = "oncolm-demo"};
     for (int i = 1; i < argc; i++) {
@@ -370,6 +440,7 @@ int cmd_demo(int argc, char **argv) {
     if (rc == CLI_EXIT_OK) rc = step_tokenize(&d);
     if (rc == CLI_EXIT_OK) rc = step_models(&d);
     if (rc == CLI_EXIT_OK) rc = step_kernels(&d);
+    if (rc == CLI_EXIT_OK) rc = step_inference(&d);
     for (int k = 0; k < 3; k++) {
         onc_tokenizer_free(d.tok[k]);
         onc_vocab_spec_free(d.vocab[k]);
