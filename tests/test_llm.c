@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "oncolm/generate.h"
 #include "oncolm/gguf.h"
@@ -315,12 +316,63 @@ static void test_generate(void **state) {
     onc_llm_free(m);
 }
 
+/* Two contexts over one model, decoding at the same time from two threads,
+ * give the same logits as one context alone (weights are shared, read-only). */
+typedef struct thread_job {
+    onc_llm *m;
+    float *out;
+    int ok;
+} thread_job;
+
+static void *thread_decode(void *arg) {
+    thread_job *j = arg;
+    onc_llm_ctx_params cp = onc_llm_ctx_default_params();
+    cp.n_threads = 1;
+    cp.n_ctx = 64;
+    onc_error err = {0};
+    onc_llm_ctx *c = onc_llm_ctx_new(j->m, &cp, &err);
+    if (!c) return NULL;
+    onc_llm_batch b = {.n_tokens = N_PROMPT, .tokens = prompt};
+    for (int rep = 0; rep < 5; rep++) {
+        onc_llm_seq_clear(c, 0);
+        if (onc_llm_decode(c, &b, &err) != ONC_OK) break;
+        memcpy(j->out, onc_llm_logits(c, N_PROMPT - 1), (size_t)onc_llm_n_vocab(j->m) * sizeof(float));
+        j->ok = rep + 1;
+    }
+    onc_llm_ctx_free(c);
+    return NULL;
+}
+
+static void test_concurrent_contexts(void **state) {
+    (void)state;
+    onc_error err = {0};
+    onc_llm *m = onc_llm_load(tmp_path("llm_qwen2.gguf"), &err);
+    assert_non_null(m);
+    const size_t V = (size_t)onc_llm_n_vocab(m);
+    float *ref = run(m, ONC_TYPE_F16, 1, N_PROMPT);
+    thread_job jobs[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        jobs[i] = (thread_job){m, malloc(V * sizeof(float)), 0};
+        assert_int_equal(pthread_create(&th[i], NULL, thread_decode, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].ok, 5);
+        assert_memory_equal(jobs[i].out, ref + (size_t)(N_PROMPT - 1) * V, V * sizeof(float));
+        free(jobs[i].out);
+    }
+    free(ref);
+    onc_llm_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kv_cache_llama), cmocka_unit_test(test_kv_cache_qwen2),
         cmocka_unit_test(test_kv_cache_phi3),  cmocka_unit_test(test_kv_cache_q8),
         cmocka_unit_test(test_multi_sequence), cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_decode_errors),  cmocka_unit_test(test_generate),
+        cmocka_unit_test(test_concurrent_contexts),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
