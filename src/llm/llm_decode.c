@@ -50,6 +50,10 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
     const int64_t nq = H * Dk, gk = Hkv * Dk, gv = Hkv * Dv;
     const bool phi3 = hp->arch == ONC_ARCH_PHI3;
 
+    /* rows whose logits are kept: out_src[k] = batch index, c->out_idx[k] = logits row */
+    int32_t n_out = 0, *out_src = c->ids;
+    for (int32_t i = 0; i < n; i++)
+        if (out_row[i] >= 0) out_src[n_out] = i, c->out_idx[n_out++] = out_row[i];
     for (int32_t i = 0; i < n; i++) {
         c->pos[i] = pos[i];
         c->cells[i] = (int32_t)(seq[i] * c->p.n_ctx) + pos[i];
@@ -87,6 +91,7 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
             const int64_t row = nq + gk + gv;
             onc_tensor qkv = mat(c->qkv, row, n, row, "qkv");
             TRY(onc_backend_mul_mat(be, &qkv, &L->wqkv, &h, err));
+            if (L->bqkv.data) TRY(onc_backend_add(be, &qkv, &qkv, &L->bqkv, err));
             q = heads(c->qkv, Dk, H, n, row, "q");
             k = heads(c->qkv + nq, Dk, Hkv, n, row, "k");
             v = mat(c->qkv + nq + gk, gv, n, row, "v");
@@ -116,6 +121,19 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
         TRY(onc_backend_attention(be, &attn, &q, &c->k_cache[l], &c->v_cache[l], c->kv_start, c->kv_len, kq_scale,
                                   err));
         onc_tensor attn2 = mat(c->attn, H * Dv, n, H * Dv, "attn");
+        if (l + 1 == hp->n_layer && n_out < n) {
+            /* last layer: only the rows whose logits are kept go on through
+             * the output projection and the FFN (as llama.cpp does) */
+            n = n_out;
+            if (n == 0) break;
+            onc_tensor xo = mat(c->out_rows, E, n, E, "x_out"), ao = mat(c->q, H * Dv, n, H * Dv, "attn_out");
+            TRY(onc_backend_get_rows(be, &xo, &x, out_src, n, err));
+            TRY(onc_backend_get_rows(be, &ao, &attn2, out_src, n, err));
+            x = xo;
+            attn2 = ao;
+            h = mat(c->h, E, n, E, "h");
+            tmp = mat(c->tmp, E, n, E, "tmp");
+        }
         TRY(onc_backend_mul_mat(be, &tmp, &L->wo, &attn2, err));
         TRY(onc_backend_add(be, &x, &x, &tmp, err));
 
@@ -139,15 +157,9 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
         TRY(onc_backend_add(be, &x, &x, &tmp, err));
     }
 
-    /* output rows: only the tokens whose logits are kept */
-    int32_t n_out = 0;
-    for (int32_t i = 0; i < n; i++)
-        if (out_row[i] >= 0) {
-            memcpy(c->out_rows + (size_t)n_out * E, c->x + (size_t)i * E, (size_t)E * sizeof(float));
-            c->out_idx[n_out++] = out_row[i];
-        }
+    /* x now holds the n_out kept rows, in batch order */
     if (n_out == 0) return ONC_OK;
-    onc_tensor o = mat(c->out_rows, E, n_out, E, "out");
+    onc_tensor o = mat(x.data, E, n_out, E, "out");
     TRY(rms_norm_mul(be, &o, &o, &m->output_norm, hp->norm_rms_eps, err));
     /* rows out_idx[] of c->logits are consecutive (assigned in batch order) */
     const int64_t V = hp->n_vocab;

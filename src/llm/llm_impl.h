@@ -7,7 +7,7 @@
 #include "oncolm/llm.h"
 
 typedef struct llm_layer {
-    onc_tensor attn_norm, wq, wk, wv, wqkv, bq, bk, bv, wo;
+    onc_tensor attn_norm, wq, wk, wv, wqkv, bq, bk, bv, bqkv, wo;
     onc_tensor ffn_norm, ffn_gate, ffn_up, ffn_down;
     bool has_bias;
 } llm_layer;

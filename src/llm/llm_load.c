@@ -49,7 +49,7 @@ static onc_tensor *slot_of(onc_llm *m, const onc_arch_tensor *w) {
     case ONC_ROLE_ATTN_Q: return w->is_bias ? &L->bq : &L->wq;
     case ONC_ROLE_ATTN_K: return w->is_bias ? &L->bk : &L->wk;
     case ONC_ROLE_ATTN_V: return w->is_bias ? &L->bv : &L->wv;
-    case ONC_ROLE_ATTN_QKV: return &L->wqkv;
+    case ONC_ROLE_ATTN_QKV: return w->is_bias ? &L->bqkv : &L->wqkv;
     case ONC_ROLE_ATTN_OUT: return &L->wo;
     case ONC_ROLE_FFN_NORM: return &L->ffn_norm;
     case ONC_ROLE_FFN_GATE: return &L->ffn_gate;
@@ -74,6 +74,15 @@ onc_llm *onc_llm_load(const char *path, onc_error *err) {
         goto fail;
     }
     if (onc_hparams_validate(&m->hp, path, err) != ONC_OK) goto fail;
+    if (m->hp.rope_scaling == ONC_ROPE_SCALING_YARN) {
+        onc_error_set(err, ONC_ERR_UNSUPPORTED, "%s: YaRN rope scaling is not supported yet", path);
+        goto fail;
+    }
+    if (m->hp.n_embd_head_k != m->hp.n_embd_head_v) {
+        onc_error_set(err, ONC_ERR_UNSUPPORTED, "%s: key and value head sizes differ (%u, %u): not supported", path,
+                      m->hp.n_embd_head_k, m->hp.n_embd_head_v);
+        goto fail;
+    }
     if (!(m->tok = onc_tokenizer_from_gguf(m->gguf, err))) goto fail;
     if (onc_tokenizer_n_tokens(m->tok) > (int32_t)m->hp.n_vocab) {
         onc_error_set(err, ONC_ERR_FORMAT, "%s: the vocabulary has %d tokens but the model only %u rows", path,
