@@ -76,6 +76,15 @@ static void dequant_q8_0(const onc_block_q8_0 *x, float *y, int64_t n) {
     }
 }
 
+/* roundf for |v| < 2^31, exactly (half away from zero), without the libm
+ * call baseline x86-64 makes for roundf: the remainder v - trunc(v) is exact
+ * in float, so comparing it with 0.5 decides as roundf does. */
+static inline float round_half_away(float v) {
+    if (!(fabsf(v) < 2147483648.0f)) return roundf(v); /* huge or NaN: rare path */
+    const float t = (float)(int32_t)v, r = v - t;
+    return r >= 0.5f ? t + 1.0f : r <= -0.5f ? t - 1.0f : t;
+}
+
 /* ggml quantize_row_q8_0_ref: d = amax/127, q = roundf(x/d) computed with
  * the unrounded d; d stored as f16. */
 void onc_quant_q8_0(const float *x, void *vy, int64_t n) {
@@ -83,13 +92,16 @@ void onc_quant_q8_0(const float *x, void *vy, int64_t n) {
     for (int64_t b = 0; b < n / ONC_QK; b++) {
         const float *xb = x + b * ONC_QK;
         float amax = 0.0f;
-        for (int j = 0; j < ONC_QK; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        for (int j = 0; j < ONC_QK; j++) {
+            const float ax = fabsf(xb[j]);
+            amax = ax > amax ? ax : amax; /* fmaxf without the libm call (NaN aside) */
+        }
         float d = amax / ((1 << 7) - 1);
         if (d > F16_MAX) d = F16_MAX; /* see header */
         const float id = d ? 1.0f / d : 0.0f;
         y[b].d = onc_f32_to_f16(d);
         for (int j = 0; j < ONC_QK; j++) {
-            float q = roundf(xb[j] * id);
+            float q = round_half_away(xb[j] * id);
             q = q < -127.0f ? -127.0f : q > 127.0f ? 127.0f : q; /* only when saturated */
             y[b].qs[j] = (int8_t)q;
         }
