@@ -76,15 +76,6 @@ static void dequant_q8_0(const onc_block_q8_0 *x, float *y, int64_t n) {
     }
 }
 
-/* roundf for |v| < 2^31, exactly (half away from zero), without the libm
- * call baseline x86-64 makes for roundf: the remainder v - trunc(v) is exact
- * in float, so comparing it with 0.5 decides as roundf does. */
-static inline float round_half_away(float v) {
-    if (!(fabsf(v) < 2147483648.0f)) return roundf(v); /* huge or NaN: rare path */
-    const float t = (float)(int32_t)v, r = v - t;
-    return r >= 0.5f ? t + 1.0f : r <= -0.5f ? t - 1.0f : t;
-}
-
 /* ggml quantize_row_q8_0_ref: d = amax/127, q = roundf(x/d) computed with
  * the unrounded d; d stored as f16. */
 void onc_quant_q8_0(const float *x, void *vy, int64_t n) {
@@ -101,8 +92,13 @@ void onc_quant_q8_0(const float *x, void *vy, int64_t n) {
         const float id = d ? 1.0f / d : 0.0f;
         y[b].d = onc_f32_to_f16(d);
         for (int j = 0; j < ONC_QK; j++) {
-            float q = round_half_away(xb[j] * id);
-            q = q < -127.0f ? -127.0f : q > 127.0f ? 127.0f : q; /* only when saturated */
+            /* |x * id| <= 127 (+ rounding), so the int conversion is exact;
+             * roundf(v) = trunc(v) +- 1 when the exact remainder reaches 0.5 */
+            const float v = xb[j] * id;
+            const int32_t t = (int32_t)v;
+            const float r = v - (float)t;
+            int32_t q = t + (r >= 0.5f) - (r <= -0.5f);
+            q = q < -127 ? -127 : q > 127 ? 127 : q; /* only when saturated */
             y[b].qs[j] = (int8_t)q;
         }
     }
