@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compute/convert_simd.h"
 #include "compute/kernels.h"
 #include "tensor/blocks.h"
 
@@ -54,6 +55,10 @@ size_t onc_activation_row_size(onc_type wtype, int64_t n) {
 void onc_convert_activation_row(onc_type wtype, void *dst, const float *x, int64_t n) {
     const onc_type vt = onc_vec_dot_type(wtype);
     ONC_ASSERT((int)vt >= 0);
+    if (vt == ONC_TYPE_F16 && onc_simd_level_get() >= ONC_SIMD_AVX2) {
+        onc_f32_to_f16_row_avx2(x, dst, n);
+        return;
+    }
     onc_quantize_row(vt, x, dst, n);
 }
 
