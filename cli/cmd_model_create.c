@@ -29,16 +29,9 @@ static const char create_usage[] =
     "  --no-family-tokens               keep a trained vocabulary as trained (no family special tokens)\n"
     "  -o, --out OUT.gguf               output file (written atomically)\n";
 
+/* Progress on a terminal only (cli_progress); one line per phase. */
 static void progress_cb(void *user, const char *phase, int64_t done, int64_t total) {
-    int *last = user;
-    int pct = total > 0 ? (int)(100 * done / total) : 100;
-    int key = (phase[0] == 'v' ? 1000 : 0) + pct;
-    if (key != *last) {
-        fprintf(stderr, "\roncolm: %s: %3d%%", strcmp(phase, "vocab") == 0 ? "training vocabulary" : "writing tensors",
-                pct);
-        if (pct >= 100) fputc('\n', stderr);
-        *last = key;
-    }
+    cli_progress(strcmp(phase, "vocab") == 0 ? "training vocabulary" : "writing tensors", done, total, user);
 }
 
 /* Split "a,b,c" in place into a malloc()ed array of pointers. */
@@ -203,7 +196,7 @@ int cmd_model_create(int argc, char **argv) {
     p.progress_user = &last;
     onc_model_create_report rep;
     if (onc_model_create(out, &p, &rep, &err) != ONC_OK) {
-        if (last >= 0 && last % 1000 != 100) fputc('\n', stderr);
+        if (last >= 0 && last < 100) fputc('\n', stderr);
         rc = cli_fail(&err);
         goto done;
     }

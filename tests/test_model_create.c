@@ -3,7 +3,8 @@
  * reference (Q3/Q4), hyper-parameters round-tripping through GGUF with the
  * exact key types, created files holding every tensor with the right type
  * (and fallbacks), tied embeddings, classifier heads, weight statistics,
- * and byte-identical files for the same seed. */
+ * byte-identical files for the same seed, and each family's special tokens,
+ * ids, chat template and tokenizer round trips. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,8 +16,10 @@
 #include <cmocka.h>
 
 #include "oncolm/arch.h"
+#include "oncolm/chat.h"
 #include "oncolm/gguf.h"
 #include "oncolm/model_create.h"
+#include "oncolm/tokenizer.h"
 
 static char g_tmp[512];
 
@@ -426,7 +429,382 @@ static void test_presets(void **state) {
     hp.n_vocab = 30522;
     int64_t nb = onc_hparams_n_params(&hp);
     assert_true(nb > 100000000LL && nb < 115000000LL); /* bert-base: ~109M (no pooler) */
+    assert_int_equal(onc_model_create_preset(ONC_ARCH_LLAMA, "1b", &hp, NULL), ONC_OK);
+    assert_int_equal(hp.n_layer, 22);
+    assert_int_equal(hp.n_head_kv, 4);
+    assert_int_equal(hp.n_ctx_train, 2048);
+    hp.n_vocab = 32000;
+    int64_t n1 = onc_hparams_n_params(&hp);
+    assert_true(n1 > 1090000000LL && n1 < 1110000000LL); /* TinyLlama-1.1B: 1.10B */
+    assert_int_equal(onc_model_create_preset(ONC_ARCH_PHI3, "mini", &hp, NULL), ONC_OK);
+    assert_int_equal(hp.n_layer, 32);
+    assert_int_equal(hp.n_embd, 3072);
+    assert_int_equal(hp.n_ff, 8192);
+    assert_int_equal(hp.n_ctx_train, 4096);
+    hp.n_vocab = 32064;
+    int64_t nm = onc_hparams_n_params(&hp);
+    assert_true(nm > 3800000000LL && nm < 3850000000LL); /* Phi-3-mini: 3.82B */
     assert_int_equal(onc_model_create_preset(ONC_ARCH_PHI3, "8b", &hp, NULL), ONC_ERR_INVALID);
+    assert_int_equal(onc_model_create_preset(ONC_ARCH_QWEN2, "1b", &hp, NULL), ONC_ERR_INVALID);
+}
+
+// --- family special tokens, chat templates, round trips ---------------------------------
+
+static onc_gguf *create_vocab_model(onc_model_create_params *p, const char *file, onc_model_create_report *rep) {
+    p->n_layer = 1;
+    if (p->n_embd == 0) {
+        p->n_embd = 64;
+        p->n_head = 2;
+        p->n_head_kv = 2;
+        p->n_ff = 128;
+    }
+    onc_error err = {0};
+    onc_status st = onc_model_create(tmp_path(file), p, rep, &err);
+    if (st != ONC_OK) fprintf(stderr, "create: %s\n", err.msg);
+    assert_int_equal(st, ONC_OK);
+    onc_gguf *g = onc_gguf_open(tmp_path(file), &err);
+    assert_non_null(g);
+    return g;
+}
+
+static void expect_token(const onc_tokenizer *tok, int32_t id, const char *text, onc_token_type type) {
+    const char *t = onc_token_text(tok, id, NULL);
+    if (!t || strcmp(t, text) != 0) fprintf(stderr, "token %d: '%s', want '%s'\n", (int)id, t ? t : "(null)", text);
+    assert_non_null(t);
+    assert_string_equal(t, text);
+    assert_int_equal(onc_token_get_type(tok, id), type);
+}
+
+static int32_t u32_key(const onc_gguf *g, const char *key) {
+    uint32_t v = 0;
+    return onc_gguf_get_u32(g, key, &v, NULL) == ONC_OK ? (int32_t)v : -1;
+}
+
+static bool template_is(const onc_gguf *g, const char *name) {
+    onc_str s;
+    if (onc_gguf_get_str(g, "tokenizer.chat_template", &s, NULL) != ONC_OK) return name == NULL;
+    const char *want = name ? onc_model_create_chat_template(name) : NULL;
+    return want && s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
+}
+
+/* Tokenize, detokenize, compare; returns the ids (caller frees). Text with
+ * special tokens does not come back byte for byte with SPM (llama.cpp puts a
+ * space prefix after each special token; Phi-3's special tokens eat the
+ * whitespace after them): the check is then only that the text survives with
+ * whitespace dropped. */
+static int32_t *roundtrip(const onc_tokenizer *tok, const char *text, bool parse_special, size_t *n) {
+    onc_tokenize_params tp = onc_tokenize_default_params();
+    tp.add_special = false;
+    tp.parse_special = parse_special;
+    int32_t *ids = NULL;
+    onc_error err = {0};
+    assert_int_equal(onc_tokenize(tok, text, strlen(text), &tp, &ids, n, &err), ONC_OK);
+    onc_detokenize_params dp = onc_detokenize_default_params();
+    dp.unparse_special = true;
+    dp.no_clean_spaces = true;
+    char *back = NULL;
+    size_t len = 0;
+    assert_int_equal(onc_detokenize(tok, ids, *n, &dp, &back, &len, &err), ONC_OK);
+    bool exact = onc_tokenizer_kind(tok) != ONC_VOCAB_SPM || strchr(text, '<') == NULL;
+    char a[256], b[256];
+    size_t na = 0, nb = 0;
+    for (const char *c = text; *c && na + 1 < sizeof a; c++)
+        if (exact || (*c != ' ' && *c != '\n')) a[na++] = *c;
+    for (const char *c = back; *c && nb + 1 < sizeof b; c++)
+        if (exact || (*c != ' ' && *c != '\n')) b[nb++] = *c;
+    a[na] = b[nb] = '\0';
+    if (strcmp(a, b) != 0) fprintf(stderr, "round trip:\n  in  '%s'\n  out '%s'\n", text, back);
+    assert_string_equal(a, b);
+    free(back);
+    return ids;
+}
+
+static bool has_id(const int32_t *ids, size_t n, int32_t id) {
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id) return true;
+    return false;
+}
+
+static const char k_sentence[] = "The patient received 60 Gy in 30 fractions; HER2-negative, Ki-67 20%.";
+
+static void test_family_phi3(void **state) {
+    (void)state;
+    /* Phi-3-mini layout: 32000 regular, added tokens at 32000.., 32064 total */
+    onc_model_create_params p = onc_model_create_default_params();
+    p.arch = ONC_ARCH_PHI3;
+    p.pad_vocab_to = 32064;
+    p.wtype = ONC_TYPE_Q8_0;
+    onc_model_create_report rep;
+    onc_gguf *g = create_vocab_model(&p, "phi3.gguf", &rep);
+    assert_int_equal(rep.n_vocab, 32064);
+    assert_int_equal(rep.n_added, 11);
+    assert_string_equal(rep.family, "phi3");
+    assert_string_equal(rep.chat_template, "phi3");
+    onc_error err = {0};
+    onc_tokenizer *tok = onc_tokenizer_from_gguf(g, &err);
+    assert_non_null(tok);
+    assert_int_equal(onc_tokenizer_n_tokens(tok), 32064);
+    expect_token(tok, 0, "<unk>", ONC_TOKEN_UNKNOWN);
+    expect_token(tok, 1, "<s>", ONC_TOKEN_CONTROL);
+    expect_token(tok, 2, "</s>", ONC_TOKEN_CONTROL);
+    expect_token(tok, 32000, "<|endoftext|>", ONC_TOKEN_CONTROL);
+    expect_token(tok, 32001, "<|assistant|>", ONC_TOKEN_USER_DEFINED);
+    expect_token(tok, 32002, "<|placeholder1|>", ONC_TOKEN_USER_DEFINED);
+    expect_token(tok, 32005, "<|placeholder4|>", ONC_TOKEN_USER_DEFINED);
+    expect_token(tok, 32006, "<|system|>", ONC_TOKEN_USER_DEFINED);
+    expect_token(tok, 32007, "<|end|>", ONC_TOKEN_USER_DEFINED);
+    expect_token(tok, 32009, "<|placeholder6|>", ONC_TOKEN_USER_DEFINED);
+    expect_token(tok, 32010, "<|user|>", ONC_TOKEN_USER_DEFINED);
+    expect_token(tok, 32011, "[PAD32011]", ONC_TOKEN_UNUSED);
+    expect_token(tok, 32063, "[PAD32063]", ONC_TOKEN_UNUSED);
+    assert_int_equal(u32_key(g, "tokenizer.ggml.eos_token_id"), 32000);
+    assert_int_equal(u32_key(g, "tokenizer.ggml.eot_token_id"), 32007);
+    assert_int_equal(u32_key(g, "tokenizer.ggml.padding_token_id"), 32000);
+    assert_int_equal(u32_key(g, "tokenizer.ggml.bos_token_id"), 1);
+    assert_int_equal(onc_tokenizer_special(tok, ONC_SPECIAL_EOT), 32007);
+    assert_true(onc_token_is_eog(tok, 32000));
+    assert_true(onc_token_is_eog(tok, 32007));
+    assert_true(onc_tokenizer_add_bos(tok));
+    assert_true(template_is(g, "phi3"));
+    size_t n;
+    int32_t *ids = roundtrip(tok, k_sentence, false, &n);
+    for (size_t i = 0; i < n; i++) assert_true(ids[i] < 32000);
+    free(ids);
+    /* USER_DEFINED tokens are recognised even without parse_special; <|end|>
+     * is forced to CONTROL as the end-of-turn token (llama.cpp does the same),
+     * so it needs parse_special */
+    const char *chat = "<|user|>\nStage IIIA?<|end|>\n<|assistant|>\n";
+    ids = roundtrip(tok, chat, false, &n);
+    assert_true(has_id(ids, n, 32010) && has_id(ids, n, 32001));
+    assert_false(has_id(ids, n, 32007));
+    free(ids);
+    ids = roundtrip(tok, chat, true, &n);
+    assert_true(has_id(ids, n, 32010) && has_id(ids, n, 32007) && has_id(ids, n, 32001));
+    free(ids);
+    onc_tokenizer_free(tok);
+    onc_gguf_close(g);
+    remove(tmp_path("phi3.gguf"));
+}
+
+static void test_family_llama3(void **state) {
+    (void)state;
+    onc_model_create_params p = onc_model_create_default_params();
+    p.arch = ONC_ARCH_LLAMA;
+    p.vocab_kind = ONC_VOCAB_BPE;
+    p.pre = "llama-bpe";
+    p.pad_vocab_to = 128256;
+    p.wtype = ONC_TYPE_Q8_0;
+    onc_model_create_report rep;
+    onc_gguf *g = create_vocab_model(&p, "llama3.gguf", &rep);
+    assert_int_equal(rep.n_vocab, 128256);
+    assert_int_equal(rep.n_added, 256);
+    onc_error err = {0};
+    onc_tokenizer *tok = onc_tokenizer_from_gguf(g, &err);
+    assert_non_null(tok);
+    expect_token(tok, 128000, "<|begin_of_text|>", ONC_TOKEN_CONTROL);
+    expect_token(tok, 128001, "<|end_of_text|>", ONC_TOKEN_CONTROL);
+    expect_token(tok, 128002, "<|reserved_special_token_0|>", ONC_TOKEN_CONTROL);
+    expect_token(tok, 128006, "<|start_header_id|>", ONC_TOKEN_CONTROL);
+    expect_token(tok, 128007, "<|end_header_id|>", ONC_TOKEN_CONTROL);
+    expect_token(tok, 128008, "<|reserved_special_token_4|>", ONC_TOKEN_CONTROL);
+    expect_token(tok, 128009, "<|eot_id|>", ONC_TOKEN_CONTROL);
+    expect_token(tok, 128010, "<|reserved_special_token_5|>", ONC_TOKEN_CONTROL);
+    expect_token(tok, 128255, "<|reserved_special_token_250|>", ONC_TOKEN_CONTROL);
+    assert_int_equal(u32_key(g, "tokenizer.ggml.bos_token_id"), 128000);
+    assert_int_equal(u32_key(g, "tokenizer.ggml.eos_token_id"), 128001);
+    assert_int_equal(u32_key(g, "tokenizer.ggml.eot_token_id"), 128009);
+    assert_int_equal(onc_tokenizer_special(tok, ONC_SPECIAL_EOT), 128009);
+    assert_true(onc_tokenizer_add_bos(tok));
+    assert_true(template_is(g, "llama3"));
+    size_t n;
+    int32_t *ids = roundtrip(tok, k_sentence, false, &n);
+    for (size_t i = 0; i < n; i++) assert_true(ids[i] < 128000);
+    free(ids);
+    /* CONTROL texts: split out only with parse_special */
+    const char *chat = "<|start_header_id|>user<|end_header_id|>\n\nDose?<|eot_id|>";
+    ids = roundtrip(tok, chat, true, &n);
+    assert_true(ids[0] == 128006 && has_id(ids, n, 128007) && ids[n - 1] == 128009);
+    free(ids);
+    ids = roundtrip(tok, chat, false, &n);
+    assert_false(has_id(ids, n, 128006));
+    free(ids);
+    onc_tokenizer_free(tok);
+    onc_gguf_close(g);
+    remove(tmp_path("llama3.gguf"));
+}
+
+static void test_family_qwen2_llama2_bert(void **state) {
+    (void)state;
+    onc_error err = {0};
+    onc_model_create_report rep;
+    size_t n;
+    int32_t *ids;
+    /* qwen2 (unpadded): the three ChatML tokens right after the trained ones */
+    onc_model_create_params p = onc_model_create_default_params();
+    p.arch = ONC_ARCH_QWEN2;
+    onc_gguf *g = create_vocab_model(&p, "qwen2.gguf", &rep);
+    onc_tokenizer *tok = onc_tokenizer_from_gguf(g, &err);
+    assert_non_null(tok);
+    int32_t base = rep.n_vocab - 3;
+    assert_int_equal(rep.n_added, 3);
+    expect_token(tok, base, "<|endoftext|>", ONC_TOKEN_CONTROL);
+    expect_token(tok, base + 1, "<|im_start|>", ONC_TOKEN_CONTROL);
+    expect_token(tok, base + 2, "<|im_end|>", ONC_TOKEN_CONTROL);
+    assert_int_equal(u32_key(g, "tokenizer.ggml.bos_token_id"), base);
+    assert_int_equal(u32_key(g, "tokenizer.ggml.eos_token_id"), base + 2);
+    assert_int_equal(u32_key(g, "tokenizer.ggml.padding_token_id"), base);
+    assert_int_equal(u32_key(g, "tokenizer.ggml.eot_token_id"), base + 2);
+    assert_false(onc_tokenizer_add_bos(tok));
+    assert_true(template_is(g, "chatml"));
+    free(roundtrip(tok, k_sentence, false, &n));
+    ids = roundtrip(tok, "<|im_start|>user\nDose?<|im_end|>\n<|im_start|>assistant\n", true, &n);
+    assert_true(ids[0] == base + 1 && has_id(ids, n, base + 2));
+    free(ids);
+    onc_tokenizer_free(tok);
+    onc_gguf_close(g);
+
+    /* a --vocab file keeps its tokens, eot and chat template */
+    p = onc_model_create_default_params();
+    p.arch = ONC_ARCH_LLAMA;
+    p.vocab_path = tmp_path("qwen2.gguf");
+    g = create_vocab_model(&p, "given.gguf", &rep);
+    assert_string_equal(rep.family, "given");
+    assert_string_equal(rep.chat_template, "file");
+    assert_int_equal(u32_key(g, "tokenizer.ggml.eot_token_id"), base + 2);
+    assert_true(template_is(g, "chatml"));
+    onc_gguf_close(g);
+    /* no family tokens: the trained vocabulary as trained, no template */
+    p = onc_model_create_default_params();
+    p.arch = ONC_ARCH_PHI3;
+    p.no_family_tokens = true;
+    g = create_vocab_model(&p, "plain.gguf", &rep);
+    tok = onc_tokenizer_from_gguf(g, &err);
+    assert_int_equal(rep.n_added, 0);
+    assert_int_equal(onc_token_find(tok, "<|end|>", 7), ONC_TOKEN_NONE);
+    assert_true(template_is(g, NULL));
+    assert_int_equal(u32_key(g, "tokenizer.ggml.eot_token_id"), -1);
+    onc_tokenizer_free(tok);
+    onc_gguf_close(g);
+    /* explicit templates: none, and a custom one */
+    p = onc_model_create_default_params();
+    p.chat_template = "";
+    g = create_vocab_model(&p, "plain.gguf", &rep);
+    assert_true(template_is(g, NULL));
+    assert_string_equal(rep.chat_template, "none");
+    onc_gguf_close(g);
+    p = onc_model_create_default_params();
+    p.chat_template = onc_model_create_chat_template("zephyr");
+    assert_non_null(p.chat_template);
+    g = create_vocab_model(&p, "plain.gguf", &rep);
+    assert_true(template_is(g, "zephyr"));
+    assert_string_equal(rep.chat_template, "zephyr");
+    onc_gguf_close(g);
+    assert_null(onc_model_create_chat_template("nope"));
+
+    /* llama SPM (Llama-2 family): <unk> <s> </s>, Llama-2-chat template */
+    p = onc_model_create_default_params();
+    g = create_vocab_model(&p, "llama2.gguf", &rep);
+    tok = onc_tokenizer_from_gguf(g, &err);
+    assert_string_equal(rep.family, "llama2");
+    expect_token(tok, 0, "<unk>", ONC_TOKEN_UNKNOWN);
+    expect_token(tok, 1, "<s>", ONC_TOKEN_CONTROL);
+    expect_token(tok, 2, "</s>", ONC_TOKEN_CONTROL);
+    assert_int_equal(u32_key(g, "tokenizer.ggml.bos_token_id"), 1);
+    assert_int_equal(u32_key(g, "tokenizer.ggml.eos_token_id"), 2);
+    assert_true(template_is(g, "llama2"));
+    free(roundtrip(tok, k_sentence, false, &n));
+    ids = roundtrip(tok, "<s>[INST] Dose? [/INST]", true, &n);
+    assert_int_equal(ids[0], 1);
+    free(ids);
+    onc_tokenizer_free(tok);
+    onc_gguf_close(g);
+
+    /* bert: BERT's special ids, CONTROL, no chat template */
+    p = onc_model_create_default_params();
+    p.arch = ONC_ARCH_BERT;
+    g = create_vocab_model(&p, "bert.gguf", &rep);
+    tok = onc_tokenizer_from_gguf(g, &err);
+    expect_token(tok, 0, "[PAD]", ONC_TOKEN_CONTROL);
+    expect_token(tok, 100, "[UNK]", ONC_TOKEN_CONTROL);
+    expect_token(tok, 101, "[CLS]", ONC_TOKEN_CONTROL);
+    expect_token(tok, 102, "[SEP]", ONC_TOKEN_CONTROL);
+    expect_token(tok, 103, "[MASK]", ONC_TOKEN_CONTROL);
+    assert_int_equal(onc_tokenizer_special(tok, ONC_SPECIAL_BOS), 101);
+    assert_int_equal(onc_tokenizer_special(tok, ONC_SPECIAL_SEP), 102);
+    assert_true(template_is(g, NULL));
+    onc_tokenizer_free(tok);
+    onc_gguf_close(g);
+    remove(tmp_path("qwen2.gguf"));
+    remove(tmp_path("given.gguf"));
+    remove(tmp_path("plain.gguf"));
+    remove(tmp_path("llama2.gguf"));
+    remove(tmp_path("bert.gguf"));
+}
+
+/* The built-in templates are detected as llama.cpp detects the real ones,
+ * and a created model's template works end to end: detect from the GGUF,
+ * format a conversation, tokenize it with the family's special tokens. */
+static void test_chat_templates(void **state) {
+    (void)state;
+    static const char *const want[][2] = {{"llama2", "llama2-sys-strip"}, {"llama3", "llama3"}, {"chatml", "chatml"},
+                                          {"phi3", "phi3"},     {"zephyr", "zephyr"}, {"mistral", "llama2"}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        const char *t = onc_model_create_chat_template(want[i][0]);
+        assert_non_null(t);
+        onc_chat_template ct;
+        onc_error err = {0};
+        assert_int_equal(onc_chat_template_detect(t, strlen(t), &ct, &err), ONC_OK);
+        if (strcmp(onc_chat_template_name(ct), want[i][1]) != 0)
+            fprintf(stderr, "%s detected as %s\n", want[i][0], onc_chat_template_name(ct));
+        assert_string_equal(onc_chat_template_name(ct), want[i][1]);
+    }
+    static const struct {
+        onc_arch arch;
+        int kind;
+        const char *pre;
+        onc_chat_template tmpl;
+        const char *turn_end; /* a special token the prompt must contain */
+    } fams[] = {
+        {ONC_ARCH_PHI3, -1, NULL, ONC_CHAT_PHI3, "<|end|>"},
+        {ONC_ARCH_QWEN2, -1, NULL, ONC_CHAT_CHATML, "<|im_end|>"},
+        {ONC_ARCH_LLAMA, ONC_VOCAB_BPE, "llama-bpe", ONC_CHAT_LLAMA3, "<|eot_id|>"},
+        {ONC_ARCH_LLAMA, -1, NULL, ONC_CHAT_LLAMA2_SYS_STRIP, "</s>"},
+    };
+    const onc_chat_message msgs[] = {{"system", "You summarise oncology notes."},
+                                     {"user", "Stage IIIA NSCLC, EGFR exon 19 deletion."},
+                                     {"assistant", "Locally advanced EGFR-mutant lung cancer."},
+                                     {"user", "Dose?"}};
+    for (size_t i = 0; i < sizeof fams / sizeof *fams; i++) {
+        onc_model_create_params p = onc_model_create_default_params();
+        p.arch = fams[i].arch;
+        p.vocab_kind = fams[i].kind;
+        p.pre = fams[i].pre;
+        onc_model_create_report rep;
+        onc_gguf *g = create_vocab_model(&p, "chat.gguf", &rep);
+        onc_error err = {0};
+        onc_chat_template ct;
+        assert_int_equal(onc_chat_template_from_gguf(g, &ct, &err), ONC_OK);
+        assert_int_equal(ct, fams[i].tmpl);
+        char *text = NULL;
+        size_t len = 0;
+        assert_int_equal(onc_chat_apply(ct, msgs, 4, NULL, &text, &len, &err), ONC_OK);
+        onc_tokenizer *tok = onc_tokenizer_from_gguf(g, &err);
+        assert_non_null(tok);
+        onc_tokenize_params tp = onc_tokenize_default_params();
+        tp.parse_special = true;
+        int32_t *ids = NULL;
+        size_t n = 0;
+        assert_int_equal(onc_tokenize(tok, text, len, &tp, &ids, &n, &err), ONC_OK);
+        int32_t end = onc_token_find(tok, fams[i].turn_end, strlen(fams[i].turn_end));
+        assert_true(end >= 0);
+        assert_true(has_id(ids, n, end));
+        assert_true(onc_token_is_eog(tok, end));
+        free(ids);
+        free(text);
+        onc_tokenizer_free(tok);
+        onc_gguf_close(g);
+    }
+    remove(tmp_path("chat.gguf"));
 }
 
 int main(void) {
@@ -444,6 +822,10 @@ int main(void) {
         cmocka_unit_test(test_create_stats_and_tied),
         cmocka_unit_test(test_create_deterministic),
         cmocka_unit_test(test_create_fallback_and_errors),
+        cmocka_unit_test(test_family_phi3),
+        cmocka_unit_test(test_family_llama3),
+        cmocka_unit_test(test_family_qwen2_llama2_bert),
+        cmocka_unit_test(test_chat_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -257,6 +257,20 @@ static void test_recipe_table(void **state) {
     assert_int_equal(onc_quantize_tensor_type(ONC_FTYPE_MOSTLY_Q6_K, "blk.0.attn_norm.weight", 1, ne, ONC_TYPE_F32, 32,
                                               32, NULL, NULL),
                      ONC_TYPE_F32);
+    /* BERT position / token-type embeddings keep their type (llama.cpp) */
+    const int64_t ne_pos[4] = {256, 512, 1, 1}, ne_tt[4] = {256, 2, 1, 1};
+    assert_int_equal(onc_quantize_tensor_type(ONC_FTYPE_MOSTLY_Q8_0, "position_embd.weight", 2, ne_pos, ONC_TYPE_F32,
+                                              0, 0, NULL, NULL),
+                     ONC_TYPE_F32);
+    assert_int_equal(onc_quantize_tensor_type(ONC_FTYPE_MOSTLY_Q4_K_M, "token_types.weight", 2, ne_tt, ONC_TYPE_F32, 0,
+                                              0, NULL, NULL),
+                     ONC_TYPE_F32);
+    assert_int_equal(onc_quantize_tensor_type(ONC_FTYPE_MOSTLY_F16, "token_types.weight", 2, ne_tt, ONC_TYPE_F32, 0, 0,
+                                              NULL, NULL),
+                     ONC_TYPE_F32);
+    assert_int_equal(onc_quantize_tensor_type(ONC_FTYPE_MOSTLY_Q8_0, "blk.0.position_embd.weight", 2, ne_pos,
+                                              ONC_TYPE_F32, 0, 0, NULL, NULL),
+                     ONC_TYPE_Q8_0);
     onc_ftype ft;
     assert_true(onc_ftype_from_name("Q4_K_M", &ft) && ft == ONC_FTYPE_MOSTLY_Q4_K_M);
     assert_true(onc_ftype_from_name("q5_k", &ft) && ft == ONC_FTYPE_MOSTLY_Q5_K_S);

@@ -10,6 +10,28 @@
  * Tensors are generated and quantized row by row while the writer streams
  * the file, so a 7B model needs memory for one tensor's output, not 28 GB.
  *
+ * Family special tokens: a trained vocabulary gets the added/special tokens
+ * of the real model family it imitates, laid out as in the real GGUF files
+ * (special block at the end of the regular vocabulary, types CONTROL or
+ * USER_DEFINED, eos/eot/pad ids), plus a short real tokenizer.chat_template:
+ *   llama SPM (Llama-2/Mistral/TinyLlama): <unk>=0 <s>=1 </s>=2; Llama-2-chat
+ *     template;
+ *   llama BPE "llama-bpe" (Llama-3): <|begin_of_text|> <|end_of_text|>
+ *     <|reserved_special_token_0..3|> <|start_header_id|> <|end_header_id|>
+ *     <|reserved_special_token_4|> <|eot_id|> (all CONTROL; padded presets
+ *     fill the 256-token block with reserved tokens); bos <|begin_of_text|>,
+ *     eos <|end_of_text|>, eot <|eot_id|>; Llama-3-Instruct template;
+ *   qwen2 BPE "qwen2": <|endoftext|> <|im_start|> <|im_end|> (CONTROL); bos =
+ *     pad = <|endoftext|>, eos = eot = <|im_end|>, no BOS added; ChatML;
+ *   phi3 SPM (Phi-3-mini): <|endoftext|> (CONTROL), <|assistant|>
+ *     <|placeholder1..4|> <|system|> <|end|> <|placeholder5|> <|placeholder6|>
+ *     <|user|> (USER_DEFINED), at 32000.. for padded presets; eos = pad =
+ *     <|endoftext|>, eot = <|end|>; Phi-3 template;
+ *   bert WPM: [PAD]=0 [UNK]=100 [CLS]=101 [SEP]=102 [MASK]=103 (CONTROL), no
+ *     template.
+ * A vocabulary given by the caller (vocab / vocab_path) is written as it is;
+ * its file's tokenizer.chat_template is kept.
+ *
  * Thread-safety: reentrant; one call writes one file. */
 #ifndef ONCOLM_MODEL_CREATE_H
 #define ONCOLM_MODEL_CREATE_H
@@ -29,8 +51,9 @@ extern "C" {
 
 typedef struct onc_model_create_params {
     onc_arch arch;            /* default ONC_ARCH_LLAMA */
-    const char *preset;       /* "tiny" (default), "small", "7b"/"8b" (llama),
-                                 "base" (bert); see onc_model_create_presets */
+    const char *preset;       /* "tiny" (default), "small", "1b"/"7b"/"8b"
+                                 (llama), "mini" (phi3), "base" (bert); see
+                                 onc_model_create_presets */
     int32_t n_layer, n_embd, n_head, n_head_kv, n_ff, n_ctx; /* 0 = preset's */
     /* Tokenizer, first that is set: vocab, vocab_path, corpus, the built-in
      * sample text (onc_sample_clinical_text). */
@@ -60,6 +83,12 @@ typedef struct onc_model_create_params {
     uint64_t seed;            /* default 42 */
     float init_std;           /* default 0.02 */
     const char *name;         /* general.name, NULL = "oncolm-<arch>-<preset>" */
+    const char *chat_template;/* tokenizer.chat_template (Jinja text); NULL =
+                                 the family's (see above) or the vocabulary
+                                 file's; "" = none. Built-in ones by name:
+                                 onc_model_create_chat_template() */
+    bool no_family_tokens;    /* keep a trained vocabulary as trained (no
+                                 family special-token layout) */
     /* progress: phase is "vocab" or "tensors" */
     void (*progress)(void *user, const char *phase, int64_t done, int64_t total);
     void *progress_user;
@@ -74,6 +103,12 @@ typedef struct onc_model_create_report {
     int32_t n_vocab_trained;  /* tokens before padding (== n_vocab if none) */
     int32_t n_tensors;
     int32_t n_fallback;       /* tensors stored in a fallback type */
+    int32_t n_added;          /* family special/added tokens in the vocabulary */
+    int32_t eot_id;           /* tokenizer.ggml.eot_token_id written, or -1 */
+    const char *family;       /* "llama2", "llama3", "qwen2", "phi3", "bert",
+                                 "gpt2" or "given" (static string) */
+    const char *chat_template;/* built-in template name written, "custom",
+                                 "file" (copied from vocab_path) or "none" */
     char note[256];           /* e.g. "12 tensors with rows of 896 stored as
                                  q8_0 (not a multiple of 256)"; "" if none */
 } onc_model_create_report;
@@ -87,6 +122,15 @@ onc_status onc_model_create(const char *path, const onc_model_create_params *par
 /* Fill hp with the dimensions of a preset for an architecture (counts only;
  * n_vocab left 0). ONC_ERR_INVALID when the preset does not exist for it. */
 onc_status onc_model_create_preset(onc_arch arch, const char *preset, onc_hparams *hp, onc_error *err);
+
+/* A built-in chat template by name: "llama2" (Llama-2-chat), "llama3"
+ * (Llama-3-Instruct), "chatml" (Qwen2-Instruct), "phi3" (Phi-3-mini-instruct),
+ * "zephyr" (Zephyr/TinyLlama-Chat), "mistral" (Mistral-7B-Instruct); NULL
+ * when unknown. Static storage. */
+const char *onc_model_create_chat_template(const char *name);
+
+/* Names of the built-in chat templates, NULL-terminated. */
+extern const char *const onc_model_create_chat_templates[];
 
 /* Names of the presets, NULL-terminated. */
 extern const char *const onc_model_create_presets[];

@@ -16,7 +16,7 @@
 #include "oncolm/gguf.h"
 #include "oncolm/model_create.h"
 
-const char *const onc_model_create_presets[] = {"tiny", "small", "7b", "8b", "base", NULL};
+const char *const onc_model_create_presets[] = {"tiny", "small", "1b", "mini", "7b", "8b", "base", NULL};
 
 onc_model_create_params onc_model_create_default_params(void) {
     onc_model_create_params p;
@@ -50,13 +50,17 @@ static const preset_dims presets[] = {
     {"tiny", ONC_ARCH_BERT, 256, 4, 4, 4, 1024, 512, 2000, 0, 0, 0, false},
     /* small: ~100M */
     {"small", ONC_ARCH_LLAMA, 768, 12, 12, 4, 2048, 2048, 32000, 32000, 10000.0f, 1e-5f, false},
-    /* Qwen2-0.5B shape: rows of 896 are not K-quant friendly (fallback) */
-    {"small", ONC_ARCH_QWEN2, 896, 24, 14, 2, 4864, 32768, 151936, 151936, 1000000.0f, 1e-6f, true},
-    {"small", ONC_ARCH_PHI3, 768, 12, 12, 12, 2048, 4096, 32064, 32064, 10000.0f, 1e-5f, false},
+    /* Qwen2-0.5B shape: rows of 896 are not K-quant friendly (fallback);
+     * regular tokens end at 151643 where the special block starts */
+    {"small", ONC_ARCH_QWEN2, 896, 24, 14, 2, 4864, 32768, 151643, 151936, 1000000.0f, 1e-6f, true},
+    {"small", ONC_ARCH_PHI3, 768, 12, 12, 12, 2048, 4096, 32000, 32064, 10000.0f, 1e-5f, false},
+    /* TinyLlama-1.1B and Phi-3-mini (3.8B) shapes */
+    {"1b", ONC_ARCH_LLAMA, 2048, 22, 32, 4, 5632, 2048, 32000, 32000, 10000.0f, 1e-5f, false},
+    {"mini", ONC_ARCH_PHI3, 3072, 32, 32, 32, 8192, 4096, 32000, 32064, 10000.0f, 1e-5f, false},
     {"small", ONC_ARCH_BERT, 512, 4, 8, 8, 2048, 512, 30522, 30522, 0, 0, false},
     /* Llama-2-7B and Llama-3-8B shapes */
     {"7b", ONC_ARCH_LLAMA, 4096, 32, 32, 32, 11008, 4096, 32000, 32000, 10000.0f, 1e-5f, false},
-    {"8b", ONC_ARCH_LLAMA, 4096, 32, 32, 8, 14336, 8192, 128256, 128256, 500000.0f, 1e-5f, false},
+    {"8b", ONC_ARCH_LLAMA, 4096, 32, 32, 8, 14336, 8192, 128000, 128256, 500000.0f, 1e-5f, false},
     /* BERT-base (110M) */
     {"base", ONC_ARCH_BERT, 768, 12, 12, 12, 3072, 512, 30522, 30522, 0, 0, false},
 };
@@ -180,6 +184,227 @@ static onc_status pad_vocab(onc_vocab_spec *s, int32_t target, onc_error *err) {
     return ONC_OK;
 oom:
     return onc_error_set(err, ONC_ERR_NOMEM, "model create: out of memory padding the vocabulary");
+}
+
+// --- family special tokens and chat templates -------------------------------------------
+
+/* Real chat templates (the models' tokenizer_config.json), short ones. */
+static const char TMPL_LLAMA2[] =
+    "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = "
+    "messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif "
+    "%}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ "
+    "raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if "
+    "loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + "
+    "'\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if "
+    "message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] "
+    "== 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
+static const char TMPL_LLAMA3[] =
+    "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + "
+    "message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 "
+    "%}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ "
+    "'<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
+static const char TMPL_CHATML[] =
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ "
+    "'<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] "
+    "+ '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ "
+    "'<|im_start|>assistant\n' }}{% endif %}";
+static const char TMPL_PHI3[] =
+    "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + "
+    "'<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif "
+    "message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor "
+    "%}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}";
+static const char TMPL_ZEPHYR[] =
+    "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] + "
+    "eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + eos_token "
+    "}}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n{% "
+    "endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}";
+static const char TMPL_MISTRAL[] =
+    "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ "
+    "raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if "
+    "message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == "
+    "'assistant' %}{{ message['content'] + eos_token + ' ' }}{% else %}{{ raise_exception('Only user and assistant "
+    "roles are supported!') }}{% endif %}{% endfor %}";
+
+const char *const onc_model_create_chat_templates[] = {"llama2", "llama3", "chatml", "phi3", "zephyr", "mistral", NULL};
+
+const char *onc_model_create_chat_template(const char *name) {
+    static const char *const texts[] = {TMPL_LLAMA2, TMPL_LLAMA3, TMPL_CHATML, TMPL_PHI3, TMPL_ZEPHYR, TMPL_MISTRAL};
+    if (!name) return NULL;
+    for (size_t i = 0; onc_model_create_chat_templates[i]; i++)
+        if (strcmp(onc_model_create_chat_templates[i], name) == 0) return texts[i];
+    return NULL;
+}
+
+typedef struct family_token {
+    const char *text;
+    int32_t type; /* onc_token_type */
+} family_token;
+
+/* The special/added tokens of a model family as its real GGUF lays them out:
+ * tokens[i] sits at base + i, where base is where the regular vocabulary
+ * ends (pad_to - block for padded presets). A padded preset fills the rest
+ * of the block with `fill` names (printf pattern over fill_first + k). */
+typedef struct family {
+    const char *name;
+    const family_token *tokens;
+    int n_tokens;
+    int32_t block;                  /* real special block size, 0 = no block */
+    const char *fill;               /* names of the reserved block fill, or NULL */
+    int fill_first;
+    int32_t fill_type;
+    int bos, eos, eot, pad;         /* indices into tokens, -1 = keep the trained id */
+    int add_bos;                    /* -1 keep, 0/1 set */
+    float score;                    /* SPM score of the added tokens */
+    const char *tmpl;               /* built-in chat template name, NULL = none */
+} family;
+
+static const family_token llama3_tokens[] = {
+    {"<|begin_of_text|>", ONC_TOKEN_CONTROL},           {"<|end_of_text|>", ONC_TOKEN_CONTROL},
+    {"<|reserved_special_token_0|>", ONC_TOKEN_CONTROL}, {"<|reserved_special_token_1|>", ONC_TOKEN_CONTROL},
+    {"<|reserved_special_token_2|>", ONC_TOKEN_CONTROL}, {"<|reserved_special_token_3|>", ONC_TOKEN_CONTROL},
+    {"<|start_header_id|>", ONC_TOKEN_CONTROL},         {"<|end_header_id|>", ONC_TOKEN_CONTROL},
+    {"<|reserved_special_token_4|>", ONC_TOKEN_CONTROL}, {"<|eot_id|>", ONC_TOKEN_CONTROL},
+};
+static const family_token qwen2_tokens[] = {
+    {"<|endoftext|>", ONC_TOKEN_CONTROL}, {"<|im_start|>", ONC_TOKEN_CONTROL}, {"<|im_end|>", ONC_TOKEN_CONTROL}};
+/* Phi-3-mini: <|endoftext|> is special (CONTROL); the chat tokens are added
+ * tokens that are not marked special in its tokenizer_config, which the
+ * converter stores as USER_DEFINED (llama.cpp forces <|end|> to CONTROL as an
+ * end-of-turn token at load time). */
+static const family_token phi3_tokens[] = {
+    {"<|endoftext|>", ONC_TOKEN_CONTROL},       {"<|assistant|>", ONC_TOKEN_USER_DEFINED},
+    {"<|placeholder1|>", ONC_TOKEN_USER_DEFINED}, {"<|placeholder2|>", ONC_TOKEN_USER_DEFINED},
+    {"<|placeholder3|>", ONC_TOKEN_USER_DEFINED}, {"<|placeholder4|>", ONC_TOKEN_USER_DEFINED},
+    {"<|system|>", ONC_TOKEN_USER_DEFINED},       {"<|end|>", ONC_TOKEN_USER_DEFINED},
+    {"<|placeholder5|>", ONC_TOKEN_USER_DEFINED}, {"<|placeholder6|>", ONC_TOKEN_USER_DEFINED},
+    {"<|user|>", ONC_TOKEN_USER_DEFINED},
+};
+
+static const family fam_llama3 = {"llama3", llama3_tokens, 10, 256, "<|reserved_special_token_%d|>", 5,
+                                   ONC_TOKEN_CONTROL, 0, 1, 9, -1, 1, 0.0f, "llama3"};
+static const family fam_qwen2 = {"qwen2", qwen2_tokens, 3, 293, NULL, 0, 0, 0, 2, 2, 0, 0, 0.0f, "chatml"};
+static const family fam_phi3 = {"phi3", phi3_tokens, 11, 64, NULL, 0, 0, -1, 0, 7, 0, -1, -1000.0f, "phi3"};
+static const family fam_llama2 = {"llama2", NULL, 0, 0, NULL, 0, 0, -1, -1, -1, -1, -1, 0.0f, "llama2"};
+static const family fam_bert = {"bert", NULL, 0, 0, NULL, 0, 0, -1, -1, -1, -1, -1, 0.0f, NULL};
+static const family fam_gpt2 = {"gpt2", NULL, 0, 0, NULL, 0, 0, -1, -1, -1, -1, -1, 0.0f, NULL};
+
+static const family *family_of(onc_arch arch, const onc_vocab_spec *v) {
+    switch (v->kind) {
+    case ONC_VOCAB_WPM: return &fam_bert;
+    case ONC_VOCAB_SPM: return arch == ONC_ARCH_PHI3 ? &fam_phi3 : &fam_llama2;
+    case ONC_VOCAB_BPE:
+        if (v->pre && (strcmp(v->pre, "llama-bpe") == 0 || strcmp(v->pre, "llama3") == 0 ||
+                       strcmp(v->pre, "llama-v3") == 0))
+            return &fam_llama3;
+        if (v->pre && strcmp(v->pre, "qwen2") == 0) return &fam_qwen2;
+        return &fam_gpt2;
+    }
+    return &fam_gpt2;
+}
+
+/* Make room for `cap` tokens in every per-token array. */
+static bool spec_reserve(onc_vocab_spec *s, int32_t cap) {
+    char **t = realloc(s->tokens, (size_t)cap * sizeof *t);
+    if (!t) return false;
+    s->tokens = t;
+    if (s->scores) {
+        float *sc = realloc(s->scores, (size_t)cap * sizeof *sc);
+        if (!sc) return false;
+        s->scores = sc;
+    }
+    if (s->token_types) {
+        int32_t *ty = realloc(s->token_types, (size_t)cap * sizeof *ty);
+        if (!ty) return false;
+        s->token_types = ty;
+    }
+    return true;
+}
+
+/* Append one token (room must have been reserved). */
+static bool spec_push(onc_vocab_spec *s, const char *text, float score, int32_t type) {
+    char *c = strdup(text);
+    if (!c) return false;
+    int32_t i = s->n_tokens++;
+    s->tokens[i] = c;
+    if (s->scores) s->scores[i] = score;
+    if (s->token_types) s->token_types[i] = type;
+    return true;
+}
+
+static bool is_family_text(const family *f, const char *text) {
+    for (int i = 0; i < f->n_tokens; i++)
+        if (strcmp(f->tokens[i].text, text) == 0) return true;
+    return false;
+}
+
+/* Remove the family's tokens wherever training put them (the BPE trainer
+ * appends its family specials after the merged symbols), keeping the order
+ * of the rest and remapping the special ids. */
+static onc_status strip_family_tokens(onc_vocab_spec *s, const family *f, onc_error *err) {
+    if (f->n_tokens == 0) return ONC_OK;
+    int32_t *map = malloc((size_t)s->n_tokens * sizeof *map + 1);
+    if (!map) return onc_error_set(err, ONC_ERR_NOMEM, "model create: out of memory");
+    int32_t n = 0;
+    for (int32_t i = 0; i < s->n_tokens; i++) {
+        if (is_family_text(f, s->tokens[i])) {
+            free(s->tokens[i]);
+            map[i] = ONC_TOKEN_NONE;
+            continue;
+        }
+        map[i] = n;
+        s->tokens[n] = s->tokens[i];
+        if (s->scores) s->scores[n] = s->scores[i];
+        if (s->token_types) s->token_types[n] = s->token_types[i];
+        n++;
+    }
+    int32_t *ids[] = {&s->bos_id, &s->eos_id, &s->unk_id, &s->sep_id, &s->pad_id, &s->mask_id};
+    for (size_t k = 0; k < sizeof ids / sizeof *ids; k++)
+        if (*ids[k] >= 0 && *ids[k] < s->n_tokens) *ids[k] = map[*ids[k]];
+    s->n_tokens = n;
+    free(map);
+    return ONC_OK;
+}
+
+/* Give a trained vocabulary its family's special tokens in the real layout:
+ * [trained][regular padding up to pad_to - block][family tokens][block fill]
+ * [tail padding up to pad_to]. *eot gets the end-of-turn id or -1. */
+static onc_status apply_family(onc_vocab_spec *s, const family *f, int32_t pad_to, int32_t *eot, int32_t *n_added,
+                               onc_error *err) {
+    *eot = ONC_TOKEN_NONE;
+    *n_added = 0;
+    onc_status st;
+    if ((st = strip_family_tokens(s, f, err)) != ONC_OK) return st;
+    int32_t base = s->n_tokens;
+    if (pad_to > 0 && f->block > 0 && pad_to - f->block > base) base = pad_to - f->block;
+    if ((st = pad_vocab(s, base, err)) != ONC_OK) return st;
+    int32_t block_end = s->n_tokens + f->n_tokens;
+    if (pad_to > 0 && f->block > 0 && f->fill && base + f->block > block_end) block_end = base + f->block;
+    int32_t total = block_end;
+    if (pad_to > total) total = pad_to;
+    if (!spec_reserve(s, total + 1)) goto oom;
+    int32_t first = s->n_tokens;
+    for (int i = 0; i < f->n_tokens; i++)
+        if (!spec_push(s, f->tokens[i].text, f->score, f->tokens[i].type)) goto oom;
+    for (int k = f->fill_first; s->n_tokens < block_end; k++) {
+        char name[64];
+        snprintf(name, sizeof name, f->fill, k);
+        if (!spec_push(s, name, f->score, f->fill_type)) goto oom;
+    }
+    /* the tail: unused ids the way the converters name them */
+    while (s->n_tokens < total) {
+        char name[32];
+        snprintf(name, sizeof name, "[PAD%d]", (int)s->n_tokens);
+        if (!spec_push(s, name, -1000.0f, ONC_TOKEN_UNUSED)) goto oom;
+    }
+    *n_added = block_end - first;
+    if (f->bos >= 0) s->bos_id = first + f->bos;
+    if (f->eos >= 0) s->eos_id = first + f->eos;
+    if (f->pad >= 0) s->pad_id = first + f->pad;
+    if (f->eot >= 0) *eot = first + f->eot;
+    if (f->add_bos >= 0) s->add_bos = f->add_bos != 0;
+    return ONC_OK;
+oom:
+    return onc_error_set(err, ONC_ERR_NOMEM, "model create: out of memory adding special tokens");
 }
 
 typedef struct progress_bridge {
@@ -423,9 +648,20 @@ onc_status onc_model_create(const char *path, const onc_model_create_params *par
         st = err ? err->code : ONC_ERR_INVALID;
         goto done;
     }
-    rep.n_vocab_trained = vocab->n_tokens;
+    const bool given = p.vocab || p.vocab_path;
+    const family *fam = given ? NULL : family_of(p.arch, vocab);
     int32_t pad_to = p.pad_vocab_to == 0 ? d->pad_vocab : p.pad_vocab_to;
-    if (pad_to > 0 && !p.vocab && !p.vocab_path && (st = pad_vocab(vocab, pad_to, err)) != ONC_OK) goto done;
+    int32_t eot = ONC_TOKEN_NONE;
+    rep.family = fam ? fam->name : "given";
+    if (!given && !p.no_family_tokens) {
+        if ((st = strip_family_tokens(vocab, fam, err)) != ONC_OK) goto done;
+        rep.n_vocab_trained = vocab->n_tokens;
+        if ((st = apply_family(vocab, fam, pad_to, &eot, &rep.n_added, err)) != ONC_OK) goto done;
+    } else {
+        rep.n_vocab_trained = vocab->n_tokens;
+        if (pad_to > 0 && !given && (st = pad_vocab(vocab, pad_to, err)) != ONC_OK) goto done;
+    }
+    rep.eot_id = eot;
     hp.n_vocab = (uint32_t)vocab->n_tokens;
     rep.n_vocab = vocab->n_tokens;
 
@@ -480,6 +716,44 @@ onc_status onc_model_create(const char *path, const onc_model_create_params *par
     if (onc_gguf_set_u32(w, "general.file_type", file_type_of(p.wtype)) != ONC_OK) goto oom;
     if (any_quant && onc_gguf_set_u32(w, "general.quantization_version", 2) != ONC_OK) goto oom;
     if ((st = onc_vocab_spec_write_gguf(vocab, w, err)) != ONC_OK) goto done;
+    /* end of turn and chat template: the family's, or the vocabulary file's */
+    rep.chat_template = "none";
+    if (p.vocab_path) {
+        onc_gguf *vg = onc_gguf_open(p.vocab_path, err);
+        if (!vg) {
+            st = err ? err->code : ONC_ERR_IO;
+            goto done;
+        }
+        uint32_t v;
+        onc_str tmpl;
+        bool ok = true;
+        if (onc_gguf_get_u32(vg, "tokenizer.ggml.eot_token_id", &v, NULL) == ONC_OK && v < (uint32_t)vocab->n_tokens)
+            eot = (int32_t)v;
+        if (!p.chat_template && onc_gguf_get_str(vg, "tokenizer.chat_template", &tmpl, NULL) == ONC_OK) {
+            ok = onc_gguf_set_strn(w, "tokenizer.chat_template", tmpl.ptr, tmpl.len) == ONC_OK;
+            rep.chat_template = "file";
+        }
+        onc_gguf_close(vg);
+        if (!ok) goto oom;
+    }
+    if (eot >= 0 && onc_gguf_set_u32(w, "tokenizer.ggml.eot_token_id", (uint32_t)eot) != ONC_OK) goto oom;
+    rep.eot_id = eot;
+    {
+        const char *tmpl = NULL;
+        if (p.chat_template) {
+            if (*p.chat_template) {
+                tmpl = p.chat_template;
+                rep.chat_template = "custom";
+                for (size_t i = 0; onc_model_create_chat_templates[i]; i++)
+                    if (strcmp(onc_model_create_chat_template(onc_model_create_chat_templates[i]), tmpl) == 0)
+                        rep.chat_template = onc_model_create_chat_templates[i];
+            }
+        } else if (fam && !p.no_family_tokens && fam->tmpl) {
+            tmpl = onc_model_create_chat_template(fam->tmpl);
+            rep.chat_template = fam->tmpl;
+        }
+        if (tmpl && onc_gguf_set_str(w, "tokenizer.chat_template", tmpl) != ONC_OK) goto oom;
+    }
 
     ctx.p = &p;
     ctx.hp = &hp;

@@ -90,6 +90,10 @@ onc_type onc_quantize_tensor_type(onc_ftype ftype, const char *name, uint32_t n_
     if (fallback) *fallback = false;
     if (wanted) *wanted = src;
     if (n_dims < 2 || !ends_with(name, ".weight")) return src;
+    /* as llama.cpp's quantizer: BERT position and token-type embeddings keep
+     * their type (llama.cpp adds token_types straight into the graph, which
+     * its CPU backend supports for F32 only) */
+    if (!strcmp(name, "position_embd.weight") || !strcmp(name, "token_types.weight")) return src;
     const bool mix = ftype == ONC_FTYPE_MOSTLY_Q4_K_M || ftype == ONC_FTYPE_MOSTLY_Q5_K_M;
     onc_type t = base_type(ftype);
     if (mix) {

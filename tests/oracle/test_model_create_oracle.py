@@ -7,7 +7,12 @@ reader (tests/oracle/gguf_np.py), and check against the reference facts
 - metadata keys have the exact types llama.cpp requires;
 - tied embeddings omit output.weight;
 - weight statistics: std ~0.02, mean ~0, norms exactly 1, biases 0;
-- the same seed gives byte-identical files, another seed does not.
+- the same seed gives byte-identical files, another seed does not;
+- each family's special/added tokens sit where the real models have them,
+  with the real token types (CONTROL=3, USER_DEFINED=4, UNUSED=5), special
+  ids (u32, eot_token_id included) and a tokenizer.chat_template string of
+  the family (Phi-3-mini: 32000..32010 in a 32064 vocabulary; Llama-3:
+  128000..128255; Qwen2: 151643..151645 in 151936; BERT: 0/100..103).
 
 Run with Debian's /usr/bin/python3 (numpy). Exit 77 = skipped.
 """
@@ -235,6 +240,124 @@ def run_one(arch, wtype, tied=False, extra=()):
     os.remove(out)
 
 
+# --- family special tokens ----------------------------------------------------
+CONTROL, USER_DEFINED, UNUSED = 3, 4, 5
+SMALL = ("--layers", "1", "--embd", "64", "--heads", "2", "--kv-heads", "2", "--ff", "128", "--type", "q8_0")
+
+
+def vocab_of(kv):
+    toks = kv["tokenizer.ggml.tokens"][1][1]
+    types = kv["tokenizer.ggml.token_type"][1][1]
+    return toks, types
+
+
+def expect_tok(name, toks, types, i, text, ttype):
+    check(i < len(toks) and toks[i] == text and types[i] == ttype,
+          "%s: token %d = %r type %s, want %r type %d" % (
+              name, i, toks[i] if i < len(toks) else None, types[i] if i < len(types) else None, text, ttype))
+
+
+def expect_id(name, kv, key, want):
+    got = kv.get("tokenizer.ggml.%s_token_id" % key)
+    check(got == (U32, want), "%s: %s_token_id %r, want u32 %d" % (name, key, got, want))
+
+
+def template(kv):
+    t = kv.get("tokenizer.chat_template")
+    if t is None:
+        return None
+    check(t[0] == STRING, "tokenizer.chat_template must be a string")
+    return t[1]
+
+
+def check_families():
+    out = os.path.join(TMP, "oracle_family.gguf")
+    # Phi-3-mini layout
+    create(out, "--arch", "phi3", "--pad-vocab", "32064", *SMALL)
+    kv, tensors = open_gguf(out)
+    toks, types = vocab_of(kv)
+    check(len(toks) == 32064 and kv.get("phi3.vocab_size", (U32, 32064))[1] == 32064, "phi3: 32064 tokens")
+    check(tensors["token_embd.weight"][1][1] == 32064, "phi3: token_embd rows = 32064")
+    expect_tok("phi3", toks, types, 0, "<unk>", 2)
+    expect_tok("phi3", toks, types, 1, "<s>", CONTROL)
+    expect_tok("phi3", toks, types, 2, "</s>", CONTROL)
+    for i, t in enumerate(["<|endoftext|>", "<|assistant|>", "<|placeholder1|>", "<|placeholder2|>",
+                           "<|placeholder3|>", "<|placeholder4|>", "<|system|>", "<|end|>",
+                           "<|placeholder5|>", "<|placeholder6|>", "<|user|>"]):
+        expect_tok("phi3", toks, types, 32000 + i, t, CONTROL if i == 0 else USER_DEFINED)
+    check(all(types[i] == UNUSED for i in range(32011, 32064)), "phi3: 32011.. unused")
+    check(len(set(toks)) == len(toks), "phi3: token texts unique")
+    expect_id("phi3", kv, "bos", 1)
+    expect_id("phi3", kv, "eos", 32000)
+    expect_id("phi3", kv, "eot", 32007)
+    expect_id("phi3", kv, "padding", 32000)
+    t = template(kv) or ""
+    check("<|user|>" in t and "<|end|>" in t and "<|assistant|>" in t and "add_generation_prompt" in t,
+          "phi3: Phi-3 chat template")
+    # Llama-3 layout
+    create(out, "--arch", "llama", "--vocab-kind", "bpe", "--pre", "llama-bpe", "--pad-vocab", "128256", *SMALL)
+    kv, _ = open_gguf(out)
+    toks, types = vocab_of(kv)
+    check(len(toks) == 128256, "llama3: 128256 tokens")
+    check(kv.get("tokenizer.ggml.pre") == (STRING, "llama-bpe"), "llama3: pre llama-bpe")
+    for i, t in {0: "<|begin_of_text|>", 1: "<|end_of_text|>", 2: "<|reserved_special_token_0|>",
+                 6: "<|start_header_id|>", 7: "<|end_header_id|>", 8: "<|reserved_special_token_4|>",
+                 9: "<|eot_id|>", 10: "<|reserved_special_token_5|>", 255: "<|reserved_special_token_250|>"}.items():
+        expect_tok("llama3", toks, types, 128000 + i, t, CONTROL)
+    check(all(types[i] == CONTROL for i in range(128000, 128256)), "llama3: special block all CONTROL")
+    check(len(set(toks)) == len(toks), "llama3: token texts unique")
+    expect_id("llama3", kv, "bos", 128000)
+    expect_id("llama3", kv, "eos", 128001)
+    expect_id("llama3", kv, "eot", 128009)
+    check(kv.get("tokenizer.ggml.add_bos_token") == (BOOL, True), "llama3: add_bos_token true")
+    t = template(kv) or ""
+    check("<|start_header_id|>" in t and "<|eot_id|>" in t, "llama3: Llama-3 chat template")
+    # Qwen2 layout
+    create(out, "--arch", "qwen2", "--pad-vocab", "151936", *SMALL)
+    kv, _ = open_gguf(out)
+    toks, types = vocab_of(kv)
+    check(len(toks) == 151936, "qwen2: 151936 tokens")
+    for i, t in enumerate(["<|endoftext|>", "<|im_start|>", "<|im_end|>"]):
+        expect_tok("qwen2", toks, types, 151643 + i, t, CONTROL)
+    expect_tok("qwen2", toks, types, 151646, "[PAD151646]", UNUSED)
+    expect_id("qwen2", kv, "bos", 151643)
+    expect_id("qwen2", kv, "eos", 151645)
+    expect_id("qwen2", kv, "padding", 151643)
+    check(kv.get("tokenizer.ggml.add_bos_token") == (BOOL, False), "qwen2: add_bos_token false")
+    t = template(kv) or ""
+    check("<|im_start|>" in t and "<|im_end|>" in t, "qwen2: ChatML template")
+    # Llama-2 SPM and BERT
+    create(out, "--arch", "llama", *SMALL)
+    kv, _ = open_gguf(out)
+    toks, types = vocab_of(kv)
+    expect_tok("llama2", toks, types, 1, "<s>", CONTROL)
+    expect_tok("llama2", toks, types, 2, "</s>", CONTROL)
+    check("[INST]" in (template(kv) or ""), "llama2: Llama-2-chat template")
+    check("tokenizer.ggml.eot_token_id" not in kv, "llama2: no eot_token_id")
+    create(out, "--arch", "bert", "--layers", "1")
+    kv, _ = open_gguf(out)
+    toks, types = vocab_of(kv)
+    for i, t in ((0, "[PAD]"), (100, "[UNK]"), (101, "[CLS]"), (102, "[SEP]"), (103, "[MASK]")):
+        expect_tok("bert", toks, types, i, t, CONTROL)
+    check(template(kv) is None, "bert: no chat template")
+    # template options
+    create(out, "--arch", "qwen2", "--layers", "1", "--chat-template", "none")
+    check(template(open_gguf(out)[0]) is None, "--chat-template none")
+    create(out, "--arch", "llama", "--layers", "1", "--chat-template", "zephyr")
+    check("<|assistant|>" in (template(open_gguf(out)[0]) or ""), "--chat-template zephyr")
+    tf = os.path.join(TMP, "oracle_tmpl.jinja")
+    with open(tf, "w") as f:
+        f.write("{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    create(out, "--arch", "phi3", "--layers", "1", "--chat-template-file", tf)
+    check(template(open_gguf(out)[0]) == "{% for m in messages %}{{ m['content'] }}{% endfor %}",
+          "--chat-template-file")
+    create(out, "--arch", "phi3", "--layers", "1", "--no-family-tokens")
+    kv, _ = open_gguf(out)
+    check("<|end|>" not in kv["tokenizer.ggml.tokens"][1][1] and template(kv) is None, "--no-family-tokens")
+    os.remove(tf)
+    os.remove(out)
+
+
 def main():
     for arch in ("llama", "qwen2", "phi3", "bert"):
         for wtype in ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_K", "q5_K", "q6_K"):
@@ -243,6 +366,7 @@ def main():
     run_one("qwen2", "q8_0", tied=True)
     run_one("bert", "f16", extra=("--labels", "negative,positive,uncertain"))
     kv, _ = open_gguf_labels()
+    check_families()
     # determinism
     a, b, c = (os.path.join(TMP, "oracle_seed_%d.gguf" % i) for i in range(3))
     create(a, "--arch", "llama", "--layers", "1", "--type", "q4_K", "--seed", "123")
