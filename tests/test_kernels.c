@@ -235,6 +235,99 @@ static void test_matmul_paths(void **state) {
     }
 }
 
+/* The GEMM path (m >= 4 activation rows with AVX-512, >= 12 with AVX2:
+ * decoded weight panels x tiles of activation rows) on odd shapes: row
+ * counts around the panel widths (4/8/16 rows), m around the tile heights
+ * and the thresholds (1..9 take the 1-/4-row kernels on AVX2) up to 67, K from one block to
+ * 4096+, every type and SIMD level, 1 and 2 threads, against the scalar
+ * reference kernel per output. Weights are either quantized random data or
+ * random bytes with unit scales (extreme codes: Q8_0 -128, Q6_K scale -128,
+ * all-ones nibbles...). Same tolerance as the vec_dot tests: the integer sums
+ * per sub-block are exact, only the f32 combination of the sub-block terms
+ * differs from the reference (rounding/summation order), so results are
+ * not bit-identical but within 1e-5 * sum|w x|. */
+static void check_gemm_case(onc_type t, int64_t n, int64_t nr, int64_t m, int raw) {
+    const size_t rs = onc_type_row_size(t, n), xs = onc_activation_row_size(t, n);
+    char *wq = malloc(rs * (size_t)nr);
+    if (raw && onc_type_traits_of(t)->is_quantized) {
+        for (size_t i = 0; i < rs * (size_t)nr; i++) wq[i] = (char)(urand() * 256);
+        const size_t bsz = onc_type_traits_of(t)->type_size;
+        const uint16_t one = 0x3C00;
+        for (size_t b = 0; b < rs * (size_t)nr; b += bsz) {
+            if (t == ONC_TYPE_Q6_K) memcpy(wq + b + 208, &one, 2);
+            else memcpy(wq + b, &one, 2);
+            if (t == ONC_TYPE_Q4_K || t == ONC_TYPE_Q5_K) memcpy(wq + b + 2, &one, 2);
+        }
+    } else {
+        float *wf = malloc((size_t)n * 4);
+        for (int64_t r = 0; r < nr; r++) {
+            fill(wf, n, r % 3 == 0 ? 0.01f : 1.0f);
+            onc_quantize_row(t, wf, wq + r * rs, n);
+        }
+        free(wf);
+    }
+    float *x = malloc((size_t)(m * n) * 4);
+    fill(x, m * n, 1.0f);
+    if (m > 1) x[n + n / 2] = 300.0f; /* one large activation: full-range codes */
+    char *xq = malloc(xs * (size_t)m);
+    for (int64_t i = 0; i < m; i++) onc_convert_activation_row(t, xq + i * xs, x + i * n, n);
+    float *ref = malloc((size_t)(m * nr) * 4), *y = malloc((size_t)(m * nr) * 4);
+    double *tols = malloc((size_t)(m * nr) * sizeof(double));
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t r = 0; r < nr; r++) {
+            onc_vec_dot_get(t, ONC_SIMD_SCALAR)(&ref[i * nr + r], wq + r * rs, xq + i * xs, n);
+            tols[i * nr + r] = 1e-5 * abs_dot(t, wq + r * rs, xq + i * xs, n) + 1e-30;
+        }
+    for (int l = ONC_SIMD_AVX2; l < ONC_SIMD_COUNT; l++) {
+        if (!onc_simd_supported((onc_simd_level)l)) continue;
+        onc_simd_force((onc_simd_level)l);
+        for (int nt = 1; nt <= 2; nt++) {
+            onc_threadpool *tp = onc_threadpool_new(nt, NULL);
+            for (int via_rows = 0; via_rows < 2; via_rows++) {
+                for (int64_t k = 0; k < m * nr; k++) y[k] = NAN;
+                if (via_rows) onc_matmul_rows(y, nr, t, wq, rs, xq, xs, n, m, 0, nr);
+                else assert_int_equal(onc_mul_mat_f32(tp, y, nr, t, wq, rs, nr, x, n, n, m, NULL), ONC_OK);
+                for (int64_t k = 0; k < m * nr; k++)
+                    if (!(fabs(y[k] - ref[k]) <= tols[k]))
+                        fail_msg("gemm %s K=%lld rows=%lld m=%lld raw=%d level %s thr %d rows_api %d: [%lld,%lld] %.9g vs "
+                                 "ref %.9g (tol %.3g)",
+                                 onc_type_traits_of(t)->name, (long long)n, (long long)nr, (long long)m, raw,
+                                 onc_simd_name((onc_simd_level)l), nt, via_rows, (long long)(k / nr),
+                                 (long long)(k % nr), y[k], ref[k], tols[k]);
+            }
+            onc_threadpool_free(tp);
+        }
+    }
+    onc_simd_force(ONC_SIMD_COUNT);
+    free(wq);
+    free(x);
+    free(xq);
+    free(ref);
+    free(y);
+    free(tols);
+}
+
+static void test_gemm_shapes(void **state) {
+    static const int64_t ms[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 33, 67};
+    static const int64_t rows[] = {1, 7, 15, 16, 17, 40};
+    for (int ti = 0; ti < N_TYPES; ti++) {
+        const onc_type t = kTypes[ti];
+        const int64_t bs = onc_type_traits_of(t)->block_size;
+        /* K: one block (float: odd), odd block counts, > 1024 (several
+         * decoding chunks), 4096 + a partial chunk */
+        const int64_t ks_k[] = {256, 768, 1280, 4352}, ks_q[] = {32, 160, 1312, 4128}, ks_f[] = {3, 257, 1000, 4100};
+        const int64_t *ks = bs == 256 ? ks_k : bs == 32 ? ks_q : ks_f;
+        for (int ki = 0; ki < 4; ki++)
+            for (int ri = 0; ri < 6; ri++)
+                for (int mi = 0; mi < 11; mi++) {
+                    const int64_t n = ks[ki], nr = rows[ri], m = ms[mi];
+                    if (n > 2000 && (nr > 17 || (m > 9 && m != 67))) continue; /* keep the run short */
+                    check_gemm_case(t, n, nr, m, 0);
+                    if (mi % 3 == 0 && bs > 1) check_gemm_case(t, n, nr, m, 1);
+                }
+    }
+}
+
 // --- thread pool ---------------------------------------------------------------------------
 
 typedef struct pool_ctx {
@@ -459,6 +552,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simd_levels),        cmocka_unit_test(test_vec_dot_all),
         cmocka_unit_test(test_vec_dot_extreme_blocks), cmocka_unit_test(test_matmul_paths),
+        cmocka_unit_test(test_gemm_shapes),
         cmocka_unit_test(test_threadpool),         cmocka_unit_test(test_backend_mul_mat),
         cmocka_unit_test(test_backend_elementwise),
     };

@@ -127,7 +127,11 @@ static void check_model(const char *name) {
      * up to order; vs the F32 cache, K/V/probabilities rounded to F16
      * (2^-11 relative) give ~1e-3 of the logit range at most. */
     const double e16 = rel_diff(inc16, batch16, n), e16_32 = rel_diff(batch16, batch, n);
-    if (e16 > 1e-5) fail_msg("%s: F16 KV incremental vs batch %g", name, e16);
+    /* ... except that batched matmuls (many rows: the GEMM path) round
+     * differently from the 1-row kernels (~1e-7 relative, summation order),
+     * and a difference that small can flip the F16 rounding of a K/V value
+     * (2^-11 relative): 1e-3. */
+    if (e16 > 1e-3) fail_msg("%s: F16 KV incremental vs batch %g", name, e16);
     /* With quantized weights the activations are rounded to 8-bit blocks too,
      * and a K/V change of 2^-11 can flip a rounding step: allow 5e-2 there
      * (the oracle bounds each format against numpy separately). */
@@ -332,7 +336,11 @@ static void *thread_decode(void *arg) {
     onc_error err = {0};
     onc_llm_ctx *c = onc_llm_ctx_new(j->m, &cp, &err);
     if (!c) return NULL;
-    onc_llm_batch b = {.n_tokens = N_PROMPT, .tokens = prompt};
+    /* all logits, as run() keeps: the same matmul shapes as the reference
+     * (the GEMM path for many rows rounds differently from the 1-row one) */
+    bool want[N_PROMPT];
+    for (int i = 0; i < N_PROMPT; i++) want[i] = true;
+    onc_llm_batch b = {.n_tokens = N_PROMPT, .tokens = prompt, .logits = want};
     for (int rep = 0; rep < 5; rep++) {
         onc_llm_seq_clear(c, 0);
         if (onc_llm_decode(c, &b, &err) != ONC_OK) break;

@@ -101,7 +101,10 @@ void onc_matvec_rows(float *y, onc_type wtype, const void *w, size_t w_stride, c
 /* Y[i*ldy + r] = dot(W row r, Xq row i) for i in [0, m), r in [r0, r1):
  * Y = X W^T restricted to columns [r0, r1). Xq rows are converted
  * activations, row i at byte offset i * xq_stride. Cache-blocked: tiles of
- * W rows are dotted against tiles of X rows while both are in cache. */
+ * W rows are dotted against tiles of X rows while both are in cache; with
+ * many rows (>= 4 with AVX-512, >= 12 with AVX2) a register-blocked GEMM
+ * (scratch malloc()ed per call) whose results equal the 1-row kernels' up
+ * to float rounding order, not bit for bit. */
 void onc_matmul_rows(float *y, int64_t ldy, onc_type wtype, const void *w, size_t w_stride, const void *xq,
                      size_t xq_stride, int64_t n, int64_t m, int64_t r0, int64_t r1);
 
@@ -139,7 +142,8 @@ static inline void onc_split_range(int64_t n, int ith, int nth, int64_t *lo, int
 
 /* Y = X W^T: y[i*ldy + r] for m activation rows x[i*ldx .. +n] (f32) and
  * nrows weight rows. Converts X (threaded), then splits W rows across the
- * pool (matvec kernel when m == 1). Scratch is malloc()ed per call.
+ * pool (matvec kernel when m == 1, GEMM path for many rows). Scratch is
+ * kept per calling thread and grown as needed (freed at thread exit).
  * Returns ONC_ERR_UNSUPPORTED for types without kernels, ONC_ERR_NOMEM. */
 onc_status onc_mul_mat_f32(onc_threadpool *tp, float *y, int64_t ldy, onc_type wtype, const void *w,
                            size_t w_stride, int64_t nrows, const float *x, int64_t ldx, int64_t n, int64_t m,

@@ -7,12 +7,20 @@
  * and the X tile (BLK_X * ~4.6 KB for n = 4096 in Q8_K) in L1/L2, and each
  * W byte is read from memory once per X tile instead of once per token.
  * Where a level has a 4-row kernel (quantized types), each W block is
- * decoded once for 4 activation rows. */
+ * decoded once for 4 activation rows.
+ *
+ * With many activation rows (m >= ONC_GEMM_MIN_M_<level>) both entry points
+ * take the register-blocked GEMM path of gemm.h instead (decoded weight
+ * panels x tiles of activation rows). onc_mul_mat_f32 keeps its scratch
+ * (aux activation rows + one panel per thread) in a per-calling-thread
+ * buffer that only grows, so warmed-up calls do not allocate;
+ * onc_matmul_rows allocates its scratch per call. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compute/convert_simd.h"
+#include "compute/gemm.h"
 #include "compute/kernels.h"
 #include "tensor/blocks.h"
 
@@ -21,6 +29,7 @@
 
 static onc_vec_dot_fn tables[ONC_SIMD_COUNT][ONC_TYPE_COUNT];
 static onc_vec_dot4_fn tables4[ONC_SIMD_COUNT][ONC_TYPE_COUNT];
+static onc_gemm_fn gemm_tables[ONC_SIMD_COUNT][ONC_TYPE_COUNT];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static void tables_init(void) {
@@ -30,6 +39,53 @@ static void tables_init(void) {
     memcpy(tables[ONC_SIMD_AVX512], tables[ONC_SIMD_AVX2], sizeof tables[0]);
     memcpy(tables4[ONC_SIMD_AVX512], tables4[ONC_SIMD_AVX2], sizeof tables4[0]);
     onc_kernels_fill_avx512(tables[ONC_SIMD_AVX512], tables4[ONC_SIMD_AVX512], onc_cpu_has_avx512bf16());
+    onc_gemm_fill_avx2(gemm_tables[ONC_SIMD_AVX2]);
+    memcpy(gemm_tables[ONC_SIMD_AVX512], gemm_tables[ONC_SIMD_AVX2], sizeof gemm_tables[0]);
+    onc_gemm_fill_avx512(gemm_tables[ONC_SIMD_AVX512], onc_cpu_has_avx512bf16());
+}
+
+/* GEMM kernel for (wtype, level) when m rows make it worthwhile, else NULL. */
+static onc_gemm_fn gemm_get(onc_type wtype, onc_simd_level lv, int64_t m) {
+    pthread_once(&tables_once, tables_init);
+    if (m < (lv >= ONC_SIMD_AVX512 ? ONC_GEMM_MIN_M_AVX512 : ONC_GEMM_MIN_M_AVX2) || (int)wtype < 0 ||
+        wtype >= ONC_TYPE_COUNT)
+        return NULL;
+    return gemm_tables[lv][wtype];
+}
+
+// --- per-thread scratch ---------------------------------------------------------------
+/* One growing, 64-byte aligned buffer per calling thread, freed when the
+ * thread exits: onc_mul_mat_f32 does not allocate once warmed up. */
+typedef struct scratch_buf {
+    void *p;
+    size_t cap;
+} scratch_buf;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static void scratch_free(void *v) {
+    scratch_buf *b = v;
+    if (b) free(b->p);
+    free(b);
+}
+static void scratch_init(void) { (void)pthread_key_create(&scratch_key, scratch_free); }
+static void *scratch_get(size_t size) {
+    pthread_once(&scratch_once, scratch_init);
+    scratch_buf *b = pthread_getspecific(scratch_key);
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (!b || pthread_setspecific(scratch_key, b) != 0) {
+            free(b);
+            return NULL;
+        }
+    }
+    if (b->cap < size) {
+        free(b->p);
+        b->cap = 0;
+        b->p = aligned_alloc(64, (size + 63) & ~(size_t)63);
+        if (!b->p) return NULL;
+        b->cap = size;
+    }
+    return b->p;
 }
 
 onc_type onc_vec_dot_type(onc_type wtype) {
@@ -87,6 +143,17 @@ void onc_matmul_rows(float *y, int64_t ldy, onc_type wtype, const void *w, size_
     const onc_simd_level lv = onc_simd_level_get();
     onc_vec_dot_fn f = onc_vec_dot_get(wtype, lv);
     ONC_ASSERT(f != NULL);
+    onc_gemm_fn g = gemm_get(wtype, lv, m);
+    if (g && r1 > r0) {
+        const size_t as = onc_gemm_aux_row_size(wtype, n), ps = onc_gemm_panel_size(n);
+        char *buf = aligned_alloc(64, as * (size_t)m + ps);
+        if (buf) {
+            for (int64_t i = 0; i < m; i++) onc_gemm_aux_row(wtype, buf + (size_t)i * as, (const char *)xq + (size_t)i * xq_stride, n);
+            g(y, ldy, w, w_stride, buf, as, n, m, r0, r1, buf + as * (size_t)m);
+            free(buf);
+            return;
+        }
+    }
     onc_vec_dot4_fn f4 = tables4[lv][wtype];
     const char *wb = w, *xb = xq;
     for (int64_t rr = r0; rr < r1; rr += BLK_W) {
@@ -120,6 +187,39 @@ typedef struct mm_task {
     onc_threadpool *tp;
 } mm_task;
 
+/* GEMM path: aux rows (threaded), then 16-row-aligned W ranges. */
+typedef struct gemm_task {
+    float *y;
+    int64_t ldy;
+    onc_type wtype;
+    const void *w;
+    size_t w_stride;
+    int64_t nrows;
+    const float *x;
+    int64_t ldx, n, m;
+    char *aux;
+    size_t aux_stride;
+    char *thr; /* per thread: panel then one converted activation row */
+    size_t thr_stride, panel_size;
+    onc_gemm_fn fn;
+    onc_threadpool *tp;
+} gemm_task;
+
+static void gemm_run(void *ctx, int ith, int nth) {
+    gemm_task *t = ctx;
+    char *mine = t->thr + (size_t)ith * t->thr_stride;
+    int64_t lo, hi;
+    onc_split_range(t->m, ith, nth, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++)
+        onc_gemm_aux_row_f32(t->wtype, t->aux + (size_t)i * t->aux_stride, t->x + i * t->ldx, t->n, mine + t->panel_size);
+    onc_threadpool_barrier(t->tp);
+    const int64_t nblk = (t->nrows + 15) / 16;
+    onc_split_range(nblk, ith, nth, &lo, &hi);
+    lo *= 16;
+    hi = hi * 16 < t->nrows ? hi * 16 : t->nrows;
+    if (lo < hi) t->fn(t->y, t->ldy, t->w, t->w_stride, t->aux, t->aux_stride, t->n, t->m, lo, hi, mine);
+}
+
 static void mm_run(void *ctx, int ith, int nth) {
     mm_task *t = ctx;
     int64_t lo, hi;
@@ -149,6 +249,17 @@ onc_status onc_mul_mat_f32(onc_threadpool *tp, float *y, int64_t ldy, onc_type w
         return onc_error_set(err, ONC_ERR_INVALID, "mul_mat: row length %lld not a multiple of the %s block size",
                              (long long)n, onc_type_traits_of(wtype)->name);
     if (m <= 0 || nrows <= 0) return ONC_OK;
+    onc_gemm_fn g = gemm_get(wtype, onc_simd_level_get(), m);
+    if (g) {
+        const int nth = onc_threadpool_n_threads(tp);
+        const size_t as = onc_gemm_aux_row_size(wtype, n), ps = onc_gemm_panel_size(n);
+        const size_t ts = ps + ((onc_activation_row_size(wtype, n) + 63) & ~(size_t)63);
+        char *buf = scratch_get(as * (size_t)m + ts * (size_t)nth);
+        if (!buf) return onc_error_set(err, ONC_ERR_NOMEM, "mul_mat: out of memory for %lld activation rows", (long long)m);
+        gemm_task gt = {y, ldy, wtype, w, w_stride, nrows, x, ldx, n, m, buf, as, buf + as * (size_t)m, ts, ps, g, tp};
+        onc_threadpool_run(tp, gemm_run, &gt);
+        return ONC_OK;
+    }
     const size_t xq_stride = (onc_activation_row_size(wtype, n) + 63) & ~(size_t)63;
     void *xq = aligned_alloc(64, xq_stride * (size_t)m);
     if (!xq) return onc_error_set(err, ONC_ERR_NOMEM, "mul_mat: out of memory for %lld activation rows", (long long)m);
