@@ -56,6 +56,9 @@ int cmd_generate(int argc, char **argv); /* generate, chat, score: cmd_generate.
 int cmd_chat(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_embed(int argc, char **argv);    /* embed, classify, rerank: cmd_embed.c */
+int cmd_classify(int argc, char **argv);
+int cmd_rerank(int argc, char **argv);
 
 /* Parts of `model`, in their own files. */
 int cmd_model_info(int argc, char **argv);

@@ -8,6 +8,7 @@ packages=(
   libpcre2-dev          # byte-level BPE pre-tokenizer regexes (Unicode properties)
   libutf8proc-dev       # BERT normalisation: case folding, accent stripping, categories
   libcmocka-dev         # unit test framework
+  libjansson-dev        # JSON / JSONL input and output of the CLI
   python3 python3-numpy # independent test oracles (Debian's interpreter, not pyenv)
   clang libclang-rt-14-dev  # libFuzzer targets and sanitizer runtime
 )

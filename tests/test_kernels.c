@@ -315,7 +315,7 @@ static void test_gemm_shapes(void **state) {
         const int64_t bs = onc_type_traits_of(t)->block_size;
         /* K: one block (float: odd), odd block counts, > 1024 (several
          * decoding chunks), 4096 + a partial chunk */
-        const int64_t ks_k[] = {256, 768, 1280, 4352}, ks_q[] = {32, 160, 1312, 4128}, ks_f[] = {3, 257, 1000, 4100};
+        const int64_t ks_k[] = {256, 768, 1280, 4352}, ks_q[] = {32, 160, 1312, 4128}, ks_f[] = {3, 256, 1000, 4112};
         const int64_t *ks = bs == 256 ? ks_k : bs == 32 ? ks_q : ks_f;
         for (int ki = 0; ki < 4; ki++)
             for (int ri = 0; ri < 6; ri++)
@@ -488,6 +488,13 @@ static void test_backend_elementwise(void **state) {
         const double v = a[i], g = 0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
         assert_true(fabs(o[i] - g) <= 1e-5 * (1 + fabs(v)));
     }
+    assert_int_equal(onc_backend_gelu_erf(be, &O, &A, &err), ONC_OK);
+    for (int64_t i = 0; i < C * R; i++) {
+        const double v = a[i], g = 0.5 * v * (1 + erf(v / sqrt(2.0)));
+        assert_true(fabs(o[i] - g) <= 1e-6 * (1 + fabs(v)));
+    }
+    assert_int_equal(onc_backend_tanh(be, &O, &A, &err), ONC_OK);
+    for (int64_t i = 0; i < C * R; i++) assert_true(fabs(o[i] - tanh(a[i])) <= 1e-6);
     assert_int_equal(onc_backend_rms_norm(be, &O, &A, 1e-6f, &err), ONC_OK);
     for (int64_t r = 0; r < R; r++) {
         double ss = 0;

@@ -137,6 +137,10 @@ onc_status onc_backend_scale(onc_backend *be, onc_tensor *dst, const onc_tensor 
 /* dst = silu(a) = a / (1 + exp(-a)); gelu (tanh approximation, as ggml). */
 onc_status onc_backend_silu(onc_backend *be, onc_tensor *dst, const onc_tensor *a, onc_error *err);
 onc_status onc_backend_gelu(onc_backend *be, onc_tensor *dst, const onc_tensor *a, onc_error *err);
+/* dst = gelu_erf(a) = a/2 (1 + erf(a / sqrt 2)) (exact GELU: BERT/HF "gelu");
+ * dst = tanh(a). */
+onc_status onc_backend_gelu_erf(onc_backend *be, onc_tensor *dst, const onc_tensor *a, onc_error *err);
+onc_status onc_backend_tanh(onc_backend *be, onc_tensor *dst, const onc_tensor *a, onc_error *err);
 /* Per row: rms_norm x / sqrt(mean(x^2) + eps); layer_norm (x - mean) /
  * sqrt(var + eps). No gain/bias: multiply/add them with mul/add. */
 onc_status onc_backend_rms_norm(onc_backend *be, onc_tensor *dst, const onc_tensor *a, float eps, onc_error *err);

@@ -66,6 +66,8 @@ typedef struct onc_llm_ctx_params {
     uint32_t n_batch;  /* tokens per forward pass; longer batches run in chunks (default 512) */
     onc_type kv_type;  /* ONC_TYPE_F16 (default) or ONC_TYPE_F32 */
     int n_threads;     /* <= 0: all online CPUs */
+    bool embeddings;   /* keep final hidden states (after the output norm, n_embd floats)
+                          instead of logits: decoder models as embedders (default false) */
 } onc_llm_ctx_params;
 
 onc_llm_ctx_params onc_llm_ctx_default_params(void);
@@ -102,6 +104,10 @@ onc_status onc_llm_decode(onc_llm_ctx *c, const onc_llm_batch *batch, onc_error 
 /* Logits (n_vocab floats) of batch token i of the last decode, or NULL when
  * not kept. Valid until the next decode. */
 const float *onc_llm_logits(const onc_llm_ctx *c, int32_t i);
+/* With embeddings = true: the final hidden state (n_embd floats, after the
+ * output norm) of batch token i of the last decode, or NULL when not kept;
+ * onc_llm_logits then returns NULL. Valid until the next decode. */
+const float *onc_llm_embedding(const onc_llm_ctx *c, int32_t i);
 
 #ifdef __cplusplus
 }

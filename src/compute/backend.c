@@ -189,6 +189,16 @@ onc_status onc_backend_gelu(onc_backend *be, onc_tensor *dst, const onc_tensor *
     return st ? st : be->iface.unary(be, ONC_UNARY_GELU, dst, a, 0, err);
 }
 
+onc_status onc_backend_gelu_erf(onc_backend *be, onc_tensor *dst, const onc_tensor *a, onc_error *err) {
+    onc_status st = unary_check("gelu_erf", dst, a, err);
+    return st ? st : be->iface.unary(be, ONC_UNARY_GELU_ERF, dst, a, 0, err);
+}
+
+onc_status onc_backend_tanh(onc_backend *be, onc_tensor *dst, const onc_tensor *a, onc_error *err) {
+    onc_status st = unary_check("tanh", dst, a, err);
+    return st ? st : be->iface.unary(be, ONC_UNARY_TANH, dst, a, 0, err);
+}
+
 onc_status onc_backend_rms_norm(onc_backend *be, onc_tensor *dst, const onc_tensor *a, float eps, onc_error *err) {
     onc_status st = unary_check("rms_norm", dst, a, err);
     return st ? st : be->iface.norm(be, ONC_NORM_RMS, dst, a, eps, err);

@@ -118,6 +118,12 @@ static void do_unary(onc_unary_op op, float *y, const float *x, int64_t n, float
         }
         break;
     }
+    case ONC_UNARY_GELU_ERF:
+        for (int64_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        break;
+    case ONC_UNARY_TANH:
+        for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        break;
     }
 }
 

@@ -7,7 +7,7 @@
 
 #include "oncolm/backend.h"
 
-typedef enum onc_unary_op { ONC_UNARY_SCALE, ONC_UNARY_SILU, ONC_UNARY_GELU } onc_unary_op;
+typedef enum onc_unary_op { ONC_UNARY_SCALE, ONC_UNARY_SILU, ONC_UNARY_GELU, ONC_UNARY_GELU_ERF, ONC_UNARY_TANH } onc_unary_op;
 typedef enum onc_binary_op { ONC_BINARY_ADD, ONC_BINARY_MUL } onc_binary_op;
 typedef enum onc_norm_op { ONC_NORM_RMS, ONC_NORM_LAYER } onc_norm_op;
 

@@ -162,6 +162,10 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
     onc_tensor o = mat(x.data, E, n_out, E, "out");
     TRY(rms_norm_mul(be, &o, &o, &m->output_norm, hp->norm_rms_eps, err));
     /* rows out_idx[] of c->logits are consecutive (assigned in batch order) */
+    if (c->p.embeddings) {
+        memcpy(c->logits + (size_t)c->out_idx[0] * E, o.data, (size_t)n_out * E * sizeof(float));
+        return ONC_OK;
+    }
     const int64_t V = hp->n_vocab;
     onc_tensor lg = mat(c->logits + (size_t)c->out_idx[0] * V, V, n_out, V, "logits");
     return onc_backend_mul_mat(be, &lg, &m->output, &o, err);
@@ -169,7 +173,7 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
 
 onc_status onc_llm_decode(onc_llm_ctx *c, const onc_llm_batch *b, onc_error *err) {
     const int32_t n = b->n_tokens;
-    const int64_t V = c->m->hp.n_vocab;
+    const int64_t V = c->m->hp.n_vocab, W = c->p.embeddings ? (int64_t)c->m->hp.n_embd : V; /* kept row width */
     if (n <= 0) return onc_error_set(err, ONC_ERR_INVALID, "decode: empty batch");
     /* validate everything first: nothing changes on error */
     uint32_t *len = malloc((size_t)c->p.n_seq * sizeof *len);
@@ -206,10 +210,10 @@ onc_status onc_llm_decode(onc_llm_ctx *c, const onc_llm_batch *b, onc_error *err
         if (!lo) st = onc_error_set(err, ONC_ERR_NOMEM, "decode: out of memory");
         else c->logits_of = lo, c->logits_of_cap = (size_t)n;
     }
-    if (st == ONC_OK && (size_t)n_out * V > c->logits_cap) {
-        float *lg = realloc(c->logits, (size_t)n_out * V * sizeof *lg);
-        if (!lg) st = onc_error_set(err, ONC_ERR_NOMEM, "decode: cannot hold logits of %d tokens", n_out);
-        else c->logits = lg, c->logits_cap = (size_t)n_out * V;
+    if (st == ONC_OK && (size_t)n_out * W > c->logits_cap) {
+        float *lg = realloc(c->logits, (size_t)n_out * W * sizeof *lg);
+        if (!lg) st = onc_error_set(err, ONC_ERR_NOMEM, "decode: cannot hold the outputs of %d tokens", n_out);
+        else c->logits = lg, c->logits_cap = (size_t)n_out * W;
     }
     if (st == ONC_OK) {
         int32_t r = 0;
@@ -229,6 +233,12 @@ onc_status onc_llm_decode(onc_llm_ctx *c, const onc_llm_batch *b, onc_error *err
 }
 
 const float *onc_llm_logits(const onc_llm_ctx *c, int32_t i) {
-    if (i < 0 || (size_t)i >= c->logits_of_cap || !c->logits_of || c->logits_of[i] < 0) return NULL;
+    if (c->p.embeddings || i < 0 || (size_t)i >= c->logits_of_cap || !c->logits_of || c->logits_of[i] < 0) return NULL;
     return c->logits + (size_t)c->logits_of[i] * c->m->hp.n_vocab;
+}
+
+const float *onc_llm_embedding(const onc_llm_ctx *c, int32_t i) {
+    if (!c->p.embeddings || i < 0 || (size_t)i >= c->logits_of_cap || !c->logits_of || c->logits_of[i] < 0)
+        return NULL;
+    return c->logits + (size_t)c->logits_of[i] * c->m->hp.n_embd;
 }

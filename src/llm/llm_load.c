@@ -6,35 +6,10 @@
 #include <string.h>
 
 #include "llm/llm_impl.h"
+#include "model/model_bind.h"
 #include "oncolm/compute.h"
 
 // --- model -----------------------------------------------------------------------
-
-/* Bind tensor `want` of the architecture list to the file's tensor: checks
- * presence, shape and that the type has kernels (2-D) or is F32 (1-D). */
-static onc_status bind_tensor(onc_llm *m, const onc_arch_tensor *want, onc_tensor *dst, onc_error *err) {
-    const char *path = onc_gguf_path(m->gguf);
-    const onc_gguf_tensor *t = onc_gguf_find_tensor(m->gguf, want->name);
-    if (!t) {
-        if (!want->required) return ONC_OK;
-        return onc_error_set(err, ONC_ERR_FORMAT, "%s: tensor '%s' is missing (needed by architecture %s)", path,
-                             want->name, onc_arch_name(m->hp.arch));
-    }
-    bool shape_ok = true;
-    for (int d = 0; d < ONC_GGUF_MAX_DIMS; d++) shape_ok = shape_ok && t->ne[d] == want->ne[d];
-    if (!shape_ok)
-        return onc_error_set(err, ONC_ERR_FORMAT,
-                             "%s: tensor '%s' has shape {%lld, %lld, %lld}, expected {%lld, %lld, %lld} for these "
-                             "hyper-parameters",
-                             path, want->name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
-                             (long long)want->ne[0], (long long)want->ne[1], (long long)want->ne[2]);
-    const onc_type_traits *tr = onc_type_traits_of(t->type);
-    if (want->n_dims == 1 ? t->type != ONC_TYPE_F32 : !onc_vec_dot_get(t->type, ONC_SIMD_SCALAR))
-        return onc_error_set(err, ONC_ERR_UNSUPPORTED, "%s: tensor '%s' has type %s, which oncolm cannot compute with%s",
-                             path, want->name, tr->name ? tr->name : "?", want->n_dims == 1 ? " (1-D tensors must be f32)" : "");
-    onc_tensor_init(dst, t->type, (int)t->n_dims, t->ne, (void *)t->data, NULL, want->name);
-    return ONC_OK;
-}
 
 static onc_tensor *slot_of(onc_llm *m, const onc_arch_tensor *w) {
     llm_layer *L = w->layer >= 0 ? &m->layers[w->layer] : NULL;
@@ -99,7 +74,7 @@ onc_llm *onc_llm_load(const char *path, onc_error *err) {
     for (size_t i = 0; i < n_list; i++) {
         onc_tensor *slot = slot_of(m, &list[i]);
         if (!slot) continue;
-        if (bind_tensor(m, &list[i], slot, err) != ONC_OK) goto fail;
+        if (onc_model_bind_tensor(m->gguf, m->hp.arch, &list[i], slot, err) != ONC_OK) goto fail;
         if (slot->data) {
             m->weight_bytes += onc_tensor_nbytes(slot);
             if (list[i].n_dims == 2 && slot->type >= 0 && slot->type < 64) type_count[slot->type]++;
