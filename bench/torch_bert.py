@@ -12,16 +12,24 @@ passage of exactly S tokens (no padding), `--batch` passages per forward
 call (default: as many as fit in 2048 tokens, the way `oncolm bench` packs
 them).
 
-    /usr/bin/python3 bench/torch_bert.py --threads 1,2 --seq 128,512 [--passages 32] [--reps 3]
-Prints one JSON object per (threads, seq) with passages_per_s.
+    /usr/bin/python3 bench/torch_bert.py --threads 1 --seq 128,512 [--passages 32] [--reps 3]
+Prints one JSON object per seq with passages_per_s. One thread count per
+process: Debian's torch does its matmuls in OpenBLAS, whose thread count
+torch.set_num_threads does not change, so OPENBLAS_NUM_THREADS and
+OMP_NUM_THREADS are set here before torch is imported.
 """
 import argparse
 import json
+import os
+import sys
 import time
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+_threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = _threads
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
 
 
 class Block(nn.Module):
@@ -63,7 +71,7 @@ class Bert(nn.Module):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seq", default="128,512")
     ap.add_argument("--passages", type=int, default=32)
     ap.add_argument("--batch", type=int, default=0)
@@ -72,7 +80,7 @@ def main():
     torch.manual_seed(0)
     model = Bert().eval()
     n_params = sum(p.numel() for p in model.parameters())
-    for nt in (int(x) for x in a.threads.split(",")):
+    for nt in (a.threads,):
         torch.set_num_threads(nt)
         for S in (int(x) for x in a.seq.split(",")):
             bs = a.batch or max(1, 2048 // S)

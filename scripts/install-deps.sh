@@ -9,6 +9,7 @@ packages=(
   libutf8proc-dev       # BERT normalisation: case folding, accent stripping, categories
   libcmocka-dev         # unit test framework
   libjansson-dev        # JSON / JSONL input and output of the CLI
+  libopenblas-dev       # sgemm for float weights in batched matmuls
   python3 python3-numpy # independent test oracles (Debian's interpreter, not pyenv)
   clang libclang-rt-14-dev  # libFuzzer targets and sanitizer runtime
 )

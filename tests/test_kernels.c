@@ -215,7 +215,9 @@ static void test_matmul_paths(void **state) {
                             else onc_matmul_rows(z, nr, t, wq, rs, xq, xs, n, m, 1, nr - 1);
                             for (int64_t i = 0; i < m; i++) {
                                 assert_true(z[i * nr] == -7.0f && z[i * nr + nr - 1] == -7.0f);
-                                for (int64_t r = 1; r < nr - 1; r++) assert_true(z[i * nr + r] == y[i * nr + r]);
+                                /* same kernels, but BLAS may order sums by the range's shape */
+                                for (int64_t r = 1; r < nr - 1; r++)
+                                    assert_true(fabs(z[i * nr + r] - y[i * nr + r]) <= 2 * tols[i * nr + r]);
                             }
                             free(z);
                         }

@@ -121,8 +121,12 @@ static void check_model(const char *name) {
      * matmul tiles: 1e-5 relative. */
     const double e_inc = rel_diff(inc, batch, n), e_chunks = rel_diff(chunks, batch, n);
     if (e_inc > 1e-5 || e_chunks > 1e-5) fail_msg("%s: KV-cache decoding differs: %g / %g", name, e_inc, e_chunks);
-    /* threads only split rows and (token, head) items: bit for bit */
-    assert_memory_equal(two, batch, n * sizeof *two);
+    /* threads only split rows and (token, head) items: bit for bit with
+     * quantized weights; float weights go through OpenBLAS sgemm per thread
+     * range, whose summation order can depend on the range's width: 1e-6 */
+    const double e_thr = rel_diff(two, batch, n);
+    if (strstr(name, "_q8")) assert_memory_equal(two, batch, n * sizeof *two);
+    else if (e_thr > 1e-6) fail_msg("%s: 2 threads vs 1: %g", name, e_thr);
     /* F16 cache: incremental and batch store the same F16 values: identical
      * up to order; vs the F32 cache, K/V/probabilities rounded to F16
      * (2^-11 relative) give ~1e-3 of the logit range at most. */

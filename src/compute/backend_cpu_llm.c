@@ -2,13 +2,20 @@
  * RoPE, KV-cache stores and attention over the cache. Attention runs one
  * (token, head) pair per task item over the thread pool; its dot products
  * go through the SIMD vec_dot kernels of the cache type (F16 or F32), so the
- * rounding is ggml's: q converted to the cache type, probabilities too. */
+ * rounding is ggml's: q converted to the cache type, probabilities too.
+ * With an F32 cache and runs of tokens that attend the same cells (an
+ * encoder's bidirectional attention over one input), a run and a head go
+ * through OpenBLAS instead: S = scale Q K^T, row softmax, O = P V. */
+#include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compute/backend_impl.h"
 #include "oncolm/compute.h"
+
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
 
 // --- rope ------------------------------------------------------------------------
 
@@ -151,10 +158,87 @@ static void attn_run(void *ctx, int ith, int nth) {
     }
 }
 
+/* Runs of consecutive tokens with the same cells: run r covers tokens
+ * run_tok[r] .. run_tok[r + 1] - 1. */
+typedef struct attn_gemm_task {
+    onc_tensor *dst;
+    const onc_tensor *q, *k, *vt;
+    const int32_t *kv_start, *kv_len, *run_tok;
+    int64_t n_runs;
+    float scale;
+    float **scratch; /* per thread: [max run tokens * max cells] */
+} attn_gemm_task;
+
+static void attn_gemm_run(void *ctx, int ith, int nth) {
+    attn_gemm_task *t = ctx;
+    const onc_tensor *q = t->q, *k = t->k, *vt = t->vt, *dst = t->dst;
+    const int64_t D = q->ne[0], H = q->ne[1], Hkv = k->ne[0] / D, group = H / Hkv;
+    float *S = t->scratch[ith];
+    int64_t lo, hi;
+    onc_split_range(t->n_runs * H, ith, nth, &lo, &hi);
+    for (int64_t item = lo; item < hi; item++) {
+        const int64_t r = item / H, h = item % H, g = h / group;
+        const int64_t t0 = t->run_tok[r], nt = t->run_tok[r + 1] - t0;
+        const int64_t start = t->kv_start[t0], nkv = t->kv_len[t0];
+        const float *Q = (const float *)((const char *)q->data + (size_t)h * q->nb[1] + (size_t)t0 * q->nb[2]);
+        const float *K = (const float *)((const char *)k->data + (size_t)start * k->nb[1]) + g * D;
+        const float *VT = (const float *)((const char *)vt->data + (size_t)(g * D) * vt->nb[1]) + start;
+        float *O = (float *)((char *)dst->data + (size_t)h * dst->nb[1] + (size_t)t0 * dst->nb[2]);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nt, (int)nkv, (int)D, t->scale, Q,
+                    (int)(q->nb[2] / sizeof(float)), K, (int)(k->nb[1] / sizeof(float)), 0.0f, S, (int)nkv);
+        for (int64_t i = 0; i < nt; i++) {
+            float *row = S + i * nkv, max = -INFINITY;
+            for (int64_t j = 0; j < nkv; j++) max = row[j] > max ? row[j] : max;
+            double sum = 0;
+            for (int64_t j = 0; j < nkv; j++) {
+                row[j] = expf(row[j] - max);
+                sum += row[j];
+            }
+            const float inv = (float)(1.0 / sum);
+            for (int64_t j = 0; j < nkv; j++) row[j] *= inv;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nt, (int)D, (int)nkv, 1.0f, S, (int)nkv, VT,
+                    (int)(vt->nb[1] / sizeof(float)), 0.0f, O, (int)(dst->nb[2] / sizeof(float)));
+    }
+}
+
+/* The BLAS path when the cache is F32 and tokens come in runs of >= 4 on
+ * average sharing their cells; returns false to use the per-token path. */
+static bool attention_gemm(onc_threadpool *tp, onc_tensor *dst, const onc_tensor *q, const onc_tensor *k,
+                           const onc_tensor *vt, const int32_t *kv_start, const int32_t *kv_len, float scale) {
+    const int64_t T = q->ne[2];
+    if (k->type != ONC_TYPE_F32 || T < 4) return false;
+    int32_t *run_tok = malloc((size_t)(T + 1) * sizeof *run_tok);
+    if (!run_tok) return false;
+    int64_t n_runs = 0, max_nt = 0, max_kv = 0;
+    for (int64_t i = 0; i < T; i++) {
+        if (i == 0 || kv_start[i] != kv_start[i - 1] || kv_len[i] != kv_len[i - 1]) run_tok[n_runs++] = (int32_t)i;
+        if (kv_len[i] > max_kv) max_kv = kv_len[i];
+    }
+    run_tok[n_runs] = (int32_t)T;
+    for (int64_t r = 0; r < n_runs; r++)
+        if (run_tok[r + 1] - run_tok[r] > max_nt) max_nt = run_tok[r + 1] - run_tok[r];
+    const int nth = onc_threadpool_n_threads(tp);
+    float **scr = calloc((size_t)nth, sizeof *scr);
+    bool ok = T >= 4 * n_runs && scr;
+    for (int i = 0; ok && i < nth; i++) ok = (scr[i] = malloc((size_t)(max_nt * max_kv) * sizeof(float))) != NULL;
+    if (ok) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, blas_single_thread);
+        attn_gemm_task t = {dst, q, k, vt, kv_start, kv_len, run_tok, n_runs, scale, scr};
+        onc_threadpool_run(n_runs * q->ne[1] > 1 ? tp : NULL, attn_gemm_run, &t);
+    }
+    for (int i = 0; scr && i < nth; i++) free(scr[i]);
+    free(scr);
+    free(run_tok);
+    return ok;
+}
+
 onc_status onc_cpu_attention(onc_backend *be, onc_tensor *dst, const onc_tensor *q, const onc_tensor *k,
                              const onc_tensor *vt, const int32_t *kv_start, const int32_t *kv_len, float scale,
                              onc_error *err) {
     onc_threadpool *tp = onc_cpu_backend_pool(be);
+    if (attention_gemm(tp, dst, q, k, vt, kv_start, kv_len, scale)) return ONC_OK;
     const int nth = onc_threadpool_n_threads(tp);
     int64_t max_kv = 1;
     for (int64_t t = 0; t < q->ne[2]; t++)

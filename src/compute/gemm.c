@@ -27,7 +27,8 @@ size_t onc_gemm_panel_size(int64_t n) {
     /* 16 lanes: codes Kp*16 + metadata <= 4 bytes per lane per 16 elements
      * (Q6_K) + a 16x256-byte decoding tile; float types 16 lanes of f32 */
     const size_t kp = (size_t)onc_gemm_kpad(n);
-    return kp * 16 * 4 + 16 * 256 * 4 + 256;
+    const size_t quant = kp * 16 * 4 + 16 * 256 * 4 + 256, blas = (size_t)ONC_GEMM_BLAS_ROWS * kp * 4;
+    return quant > blas ? quant : blas;
 }
 
 void onc_gemm_aux_row(onc_type wtype, void *aux, const void *xq, int64_t n) {

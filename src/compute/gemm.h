@@ -62,6 +62,10 @@ size_t onc_gemm_panel_size(int64_t n);
  * ONC_HAVE_X86_SIMD). */
 void onc_gemm_fill_avx2(onc_gemm_fn tbl[ONC_TYPE_COUNT]);
 void onc_gemm_fill_avx512(onc_gemm_fn tbl[ONC_TYPE_COUNT], bool have_bf16);
+/* Float weights (F32, F16, BF16) through OpenBLAS sgemm (gemm_blas.c);
+ * F16/BF16 rows are converted ONC_GEMM_BLAS_ROWS at a time into the panel. */
+#define ONC_GEMM_BLAS_ROWS 64
+void onc_gemm_fill_blas(onc_gemm_fn tbl[ONC_TYPE_COUNT]);
 
 /* Aux row layout (Kp = n rounded up to 256), shared with gemm_x86.inc:
  *  quantized: int8 qs[Kp] (zero padded), then at byte Kp:
