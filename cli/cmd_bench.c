@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,7 +126,9 @@ static int bench_encoder(const char *model, const int *threads, int n_threads, c
             const double mean = sum / reps, sd = reps > 1 ? sqrt(fmax(0, (sum2 - sum * sum / reps) / (reps - 1))) : 0;
             char test[32];
             snprintf(test, sizeof test, "emb%d", S);
-            report(json, model, desc, 0, nth, test, n_pass, "passages", mean, sd, reps);
+            struct stat stb;
+            const double mib = stat(model, &stb) == 0 ? stb.st_size / 1048576.0 : 0;
+            report(json, model, desc, mib, nth, test, n_pass, "passages", mean, sd, reps);
         }
         onc_encoder_free(e);
     }
@@ -236,7 +239,8 @@ int cmd_bench(int argc, char **argv) {
                     sum += tps;
                     sum2 += tps * tps;
                 }
-                const double mean = sum / reps, sd = reps > 1 ? sqrt(fmax(0, (sum2 - sum * sum / reps) / (reps - 1))) : 0;
+                const double mean = sum / reps,
+                             sd = reps > 1 ? sqrt(fmax(0, (sum2 - sum * sum / reps) / (reps - 1))) : 0;
                 char test_name[32];
                 snprintf(test_name, sizeof test_name, pp ? "pp%d" : "tg%d", pp ? pp : tg);
                 report(json, models[mi], desc, onc_llm_weight_bytes(m) / 1048576.0, nth, test_name, pp + tg, "tokens",

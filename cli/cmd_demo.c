@@ -28,6 +28,7 @@
 #include "oncolm/arch.h"
 #include "oncolm/chat.h"
 #include "oncolm/compute.h"
+#include "oncolm/encoder.h"
 #include "oncolm/generate.h"
 #include "oncolm/llm.h"
 #include "oncolm/gguf.h"
@@ -42,7 +43,8 @@ static const char *usage =
     "  --out DIR   folder for the files the demo makes (default ./oncolm-demo)\n"
     "  --quick     smaller model and inputs (seconds instead of a minute)\n"
     "Runs, on generated data, everything oncolm does so far: vocabulary training,\n"
-    "tokenization, model creation, quantization and the compute kernels.\n";
+    "tokenization, model creation, quantization, the compute kernels, text generation\n"
+    "and the encoders (embeddings, classification, reranking).\n";
 
 typedef struct demo {
     const char *out_dir;
@@ -83,7 +85,7 @@ static char *path_in(const demo *d, const char *name) {
 
 /* Step 1: learn the three vocabulary kinds on the clinical sample. */
 static int step_vocab(demo *d) {
-    printf("\n[1/5] Vocabularies learned from the built-in clinical sample text\n");
+    printf("\n[1/6] Vocabularies learned from the built-in clinical sample text\n");
     size_t len;
     const char *text = onc_sample_clinical_text(&len);
     const onc_vocab_kind kinds[3] = {ONC_VOCAB_SPM, ONC_VOCAB_BPE, ONC_VOCAB_WPM};
@@ -123,7 +125,7 @@ static void print_pieces(const onc_tokenizer *tok, const int32_t *ids, size_t n,
 
 /* Step 2: tokenize the sample note, check the exact round trip, time 1 MB. */
 static int step_tokenize(demo *d) {
-    printf("\n[2/5] Tokenizing a clinical note (%zu bytes)\n", strlen(sample_note));
+    printf("\n[2/6] Tokenizing a clinical note (%zu bytes)\n", strlen(sample_note));
     size_t big_len = d->quick ? (256u << 10) : (1u << 20);
     size_t sample_len;
     const char *sample = onc_sample_clinical_text(&sample_len);
@@ -218,7 +220,7 @@ static off_t file_size(const char *path) {
 
 /* Step 3: create models, quantize, measure the error. */
 static int step_models(demo *d) {
-    printf("\n[3/5] Models with random weights and the trained vocabularies, written to %s/\n", d->out_dir);
+    printf("\n[3/6] Models with random weights and the trained vocabularies, written to %s/\n", d->out_dir);
     int rc = CLI_EXIT_FAIL;
     char *llama = path_in(d, "llama-f32.gguf"), *bert = path_in(d, "bert-f32.gguf");
     onc_gguf *ref = NULL;
@@ -304,7 +306,7 @@ done:
 /* Step 4: one quantized matrix-vector product, SIMD against plain C. */
 static int step_kernels(demo *d) {
     onc_simd_level best = onc_simd_level_get();
-    printf("\n[4/5] Compute kernels: SIMD level %s (detected %s)\n", onc_simd_name(best),
+    printf("\n[4/6] Compute kernels: SIMD level %s (detected %s)\n", onc_simd_name(best),
            onc_simd_name(onc_simd_detect()));
     const int64_t rows = d->quick ? 512 : 2048, cols = 2048;
     const onc_type types[] = {ONC_TYPE_Q4_K, ONC_TYPE_Q8_0, ONC_TYPE_F16};
@@ -356,7 +358,7 @@ done:
 
 /* Step 5: run the models made in step 3. */
 static int step_inference(demo *d) {
-    printf("\n[5/5] Inference with the random-weight llama models (the text is noise: the weights are random)\n");
+    printf("\n[5/6] Inference with the random-weight llama models (the text is noise: the weights are random)\n");
     const char *const files[] = {"llama-f32.gguf", "llama-q4_K_M.gguf"};
     int rc = CLI_EXIT_OK;
     for (size_t f = 0; f < 2 && rc == CLI_EXIT_OK; f++) {
@@ -417,6 +419,88 @@ static int step_inference(demo *d) {
     return rc;
 }
 
+/* Step 6: the encoders on the bert model of step 3 and a classifier. */
+static const char *const demo_passages[] = {
+    "IMPRESSION: 3.1 cm hypoattenuating mass in the pancreatic head with upstream ductal dilatation.",
+    "IMPRESSION: Post-Whipple changes. No evidence of recurrent or metastatic disease.",
+    "FINDINGS: The pancreas is normal in size and attenuation. No focal lesion.",
+    "Assessment: grade 2 radiation dermatitis of the left breast; continue topical care.",
+    "Plan: SBRT 33 Gy in 5 fractions to the pancreatic mass, then re-stage with CT.",
+};
+#define N_DEMO_PASSAGES 5
+
+static int step_encoders(demo *d) {
+    printf("\n[6/6] Encoders: embeddings, a classifier and a reranker (random weights: the scores are noise)\n");
+    char *bert = path_in(d, "bert-f32.gguf"), *cls = path_in(d, "bert-ct-classifier.gguf");
+    onc_error err = {0};
+    onc_encoder *e = NULL, *c = NULL;
+    float *v = NULL, *one = NULL;
+    int rc = CLI_EXIT_OK;
+    if (!bert || !cls) {
+        onc_error_set(&err, ONC_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    onc_encoder_params p = onc_encoder_default_params();
+    p.pooling = ONC_POOLING_MEAN;
+    if (!(e = onc_encoder_load(bert, &p, &err))) goto fail;
+    const uint32_t E = onc_encoder_dim(e);
+    v = malloc(N_DEMO_PASSAGES * E * sizeof(float));
+    one = malloc(E * sizeof(float));
+    if (!v || !one) {
+        onc_error_set(&err, ONC_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    double t0 = now_s();
+    if (onc_encoder_embed(e, demo_passages, NULL, N_DEMO_PASSAGES, v, &err) != ONC_OK) goto fail;
+    const double dt = now_s() - t0;
+    /* packed batch vs one input alone: the same vector */
+    if (onc_encoder_embed(e, demo_passages + 3, NULL, 1, one, &err) != ONC_OK) goto fail;
+    double maxd = 0, norm = 0;
+    for (uint32_t k = 0; k < E; k++) maxd = fmax(maxd, fabs(v[3 * E + k] - one[k])), norm += (double)one[k] * one[k];
+    printf("  %s: %u-dim mean-pooled, L2-normalised embeddings of %d passages in %.3f s\n", bert, E,
+           N_DEMO_PASSAGES, dt);
+    printf("    batched vs alone: max |difference| = %.1e; |v| = %.6f\n", maxd, sqrt(norm));
+    check(d, maxd < 1e-5 && fabs(sqrt(norm) - 1) < 1e-5, "batched embeddings equal single ones, unit length");
+
+    onc_model_create_params mp = onc_model_create_default_params();
+    mp.arch = ONC_ARCH_BERT;
+    mp.preset = "tiny";
+    mp.vocab = d->vocab[2];
+    mp.pad_vocab_to = -1;
+    static const char *const labels[] = {"no pancreatic cancer", "post-treatment", "pre-treatment"};
+    mp.labels = labels;
+    mp.n_labels = 3;
+    if (onc_model_create(cls, &mp, NULL, &err) != ONC_OK) goto fail;
+    if (!(c = onc_encoder_load(cls, NULL, &err))) goto fail;
+    float pr[N_DEMO_PASSAGES * 3], sc[N_DEMO_PASSAGES];
+    if (onc_encoder_classify(c, demo_passages, NULL, 3, pr, &err) != ONC_OK) goto fail;
+    printf("  %s (untrained head; training arrives with `oncolm train classify`):\n", cls);
+    bool sums = true;
+    for (int i = 0; i < 3; i++) {
+        printf("    report %d: P(%s) %.3f  P(%s) %.3f  P(%s) %.3f\n", i + 1, labels[0], pr[3 * i], labels[1],
+               pr[3 * i + 1], labels[2], pr[3 * i + 2]);
+        sums = sums && fabs(pr[3 * i] + pr[3 * i + 1] + pr[3 * i + 2] - 1) < 1e-5;
+    }
+    check(d, sums, "class probabilities sum to 1");
+    const char *query = "size of the pancreatic mass";
+    if (onc_encoder_rerank(c, query, strlen(query), demo_passages, NULL, N_DEMO_PASSAGES, sc, &err) != ONC_OK)
+        goto fail;
+    int best = 0;
+    for (int i = 1; i < N_DEMO_PASSAGES; i++)
+        if (sc[i] > sc[best]) best = i;
+    printf("  reranking %d passages for \"%s\" with the same model as a cross-encoder: best passage %d (score %.3f)\n",
+           N_DEMO_PASSAGES, query, best + 1, sc[best]);
+    goto done;
+fail:
+    rc = cli_fail(&err);
+done:
+    free(v), free(one);
+    onc_encoder_free(e);
+    onc_encoder_free(c);
+    free(bert), free(cls);
+    return rc;
+}
+
 int cmd_demo(int argc, char **argv) {
     demo d = {.out_dir = "oncolm-demo"};
     for (int i = 1; i < argc; i++) {
@@ -441,6 +525,7 @@ int cmd_demo(int argc, char **argv) {
     if (rc == CLI_EXIT_OK) rc = step_models(&d);
     if (rc == CLI_EXIT_OK) rc = step_kernels(&d);
     if (rc == CLI_EXIT_OK) rc = step_inference(&d);
+    if (rc == CLI_EXIT_OK) rc = step_encoders(&d);
     for (int k = 0; k < 3; k++) {
         onc_tokenizer_free(d.tok[k]);
         onc_vocab_spec_free(d.vocab[k]);
@@ -450,7 +535,8 @@ int cmd_demo(int argc, char **argv) {
         printf("\ndemo: %d check(s) FAILED\n", d.failures);
         return CLI_EXIT_FAIL;
     }
-    printf("\ndemo finished in %.1f s; all checks passed. Files are in %s/ (try: oncolm model info %s/llama-q4_K_M.gguf)\n",
+    printf("\ndemo finished in %.1f s; all checks passed. Files are in %s/ (try: oncolm model info "
+           "%s/llama-q4_K_M.gguf)\n",
            now_s() - t0, d.out_dir, d.out_dir);
     return CLI_EXIT_OK;
 }

@@ -288,6 +288,30 @@ static int parse_args(enc_opts *o, int argc, char **argv, const char *usage, boo
     return 0;
 }
 
+/* Parse arguments, read the inputs, load the model. NULL with *rc set
+ * (CLI_EXIT_OK after --help) when the command should stop. */
+static onc_encoder *start_job(enc_opts *o, int argc, char **argv, const char *usage, bool is_embed, bool is_rerank,
+                              inputs *in, int *rc) {
+    memset(in, 0, sizeof *in);
+    int r = parse_args(o, argc, argv, usage, is_embed, is_rerank);
+    if (r) {
+        *rc = r < 0 ? CLI_EXIT_OK : r;
+        return NULL;
+    }
+    if (!read_inputs(o, in)) {
+        inputs_free(in);
+        *rc = CLI_EXIT_FAIL;
+        return NULL;
+    }
+    onc_error err = {0};
+    onc_encoder *e = onc_encoder_load(o->model, &o->p, &err);
+    if (!e) {
+        inputs_free(in);
+        *rc = cli_fail(&err);
+    }
+    return e;
+}
+
 static const char embed_usage_head[] = "usage: oncolm embed -m MODEL [options]\n"
                                        "  sentence embeddings, one JSONL line {\"id\", \"embedding\"} per input,\n"
                                        "  or a float32 [inputs, dim] array when the output ends in .npy\n";
@@ -298,19 +322,11 @@ int cmd_embed(int argc, char **argv) {
              "  --pooling mean|cls|last|none   (default: the model's; none = per-token vectors)\n"
              "  --no-normalize          keep vectors as pooled (default: L2-normalised)\n");
     enc_opts o;
-    int rc = parse_args(&o, argc, argv, usage, true, false);
-    if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
     inputs in;
-    if (!read_inputs(&o, &in)) {
-        inputs_free(&in);
-        return CLI_EXIT_FAIL;
-    }
+    int rc = CLI_EXIT_FAIL;
+    onc_encoder *e = start_job(&o, argc, argv, usage, true, false, &in, &rc);
+    if (!e) return rc;
     onc_error err = {0};
-    onc_encoder *e = onc_encoder_load(o.model, &o.p, &err);
-    if (!e) {
-        inputs_free(&in);
-        return cli_fail(&err);
-    }
     const uint32_t dim = onc_encoder_dim(e);
     const bool per_token = onc_encoder_pooling(e) == ONC_POOLING_NONE;
     if (o.npy && per_token) {
@@ -380,19 +396,11 @@ int cmd_classify(int argc, char **argv) {
              "  label and class probabilities per input, one JSONL line {\"id\", \"label\", \"probabilities\"}\n",
              common_usage);
     enc_opts o;
-    int rc = parse_args(&o, argc, argv, usage, false, false);
-    if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
     inputs in;
-    if (!read_inputs(&o, &in)) {
-        inputs_free(&in);
-        return CLI_EXIT_FAIL;
-    }
+    int rc = CLI_EXIT_FAIL;
+    onc_encoder *e = start_job(&o, argc, argv, usage, false, false, &in, &rc);
+    if (!e) return rc;
     onc_error err = {0};
-    onc_encoder *e = onc_encoder_load(o.model, &o.p, &err);
-    if (!e) {
-        inputs_free(&in);
-        return cli_fail(&err);
-    }
     const uint32_t C = onc_encoder_n_labels(e);
     if (C == 0) {
         cli_errorf("%s: the model has no classifier head (cls.output); classify needs one", o.model);
@@ -461,19 +469,11 @@ int cmd_rerank(int argc, char **argv) {
              "  {\"rank\", \"id\", \"score\"} (score = the head's logit; higher is more relevant)\n",
              common_usage, "  -q, --query TEXT        the query\n  --top N                 keep the N best\n");
     enc_opts o;
-    int rc = parse_args(&o, argc, argv, usage, false, true);
-    if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
     inputs in;
-    if (!read_inputs(&o, &in)) {
-        inputs_free(&in);
-        return CLI_EXIT_FAIL;
-    }
+    int rc = CLI_EXIT_FAIL;
+    onc_encoder *e = start_job(&o, argc, argv, usage, false, true, &in, &rc);
+    if (!e) return rc;
     onc_error err = {0};
-    onc_encoder *e = onc_encoder_load(o.model, &o.p, &err);
-    if (!e) {
-        inputs_free(&in);
-        return cli_fail(&err);
-    }
     ranked *r = malloc((in.n ? in.n : 1) * sizeof *r);
     float *sc = malloc((size_t)o.batch * sizeof *sc);
     bool ok = r && sc;

@@ -70,6 +70,13 @@ typedef struct onc_tensor {
  * dims 1) at `data` in `buffer`; strides computed. name may be NULL. */
 void onc_tensor_init(onc_tensor *t, onc_type type, int n_dims, const int64_t *ne, void *data,
                      onc_backend_buffer *buffer, const char *name);
+/* F32 views of host memory for model code's scratch buffers:
+ *   onc_tensor_f32_view:  {ne0, ne1} with rows row_floats apart;
+ *   onc_tensor_f32_heads: {D, H, T} where head h of token t starts at
+ *                         data + t*row_floats + h*D. */
+onc_tensor onc_tensor_f32_view(float *data, int64_t ne0, int64_t ne1, int64_t row_floats, const char *name);
+onc_tensor onc_tensor_f32_heads(float *data, int64_t D, int64_t H, int64_t T, int64_t row_floats, const char *name);
+
 /* Number of elements, number of rows (ne[1]*ne[2]*ne[3]), bytes of one row,
  * bytes spanned (contiguous size when contiguous). */
 int64_t onc_tensor_nelements(const onc_tensor *t);

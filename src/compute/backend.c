@@ -27,6 +27,23 @@ void onc_tensor_init(onc_tensor *t, onc_type type, int n_dims, const int64_t *ne
     }
 }
 
+onc_tensor onc_tensor_f32_view(float *data, int64_t ne0, int64_t ne1, int64_t row_floats, const char *name) {
+    onc_tensor t;
+    onc_tensor_init(&t, ONC_TYPE_F32, 2, (int64_t[]){ne0, ne1}, data, NULL, name);
+    t.nb[1] = (size_t)row_floats * sizeof(float);
+    t.nb[2] = t.nb[3] = t.nb[1] * (size_t)ne1;
+    return t;
+}
+
+onc_tensor onc_tensor_f32_heads(float *data, int64_t D, int64_t H, int64_t T, int64_t row_floats, const char *name) {
+    onc_tensor t;
+    onc_tensor_init(&t, ONC_TYPE_F32, 3, (int64_t[]){D, H, T}, data, NULL, name);
+    t.nb[1] = (size_t)D * sizeof(float);
+    t.nb[2] = (size_t)row_floats * sizeof(float);
+    t.nb[3] = t.nb[2] * (size_t)T;
+    return t;
+}
+
 int64_t onc_tensor_nelements(const onc_tensor *t) { return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]; }
 int64_t onc_tensor_nrows(const onc_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3]; }
 size_t onc_tensor_row_size(const onc_tensor *t) { return onc_type_row_size(t->type, t->ne[0]); }
@@ -230,7 +247,8 @@ onc_status onc_backend_rope(onc_backend *be, onc_tensor *dst, const onc_tensor *
         (p->mode != ONC_ROPE_MODE_NORM && p->mode != ONC_ROPE_MODE_NEOX))
         return onc_error_set(err, ONC_ERR_INVALID, "rope: '%s' {%lld,...} with n_rot %d, mode %d does not fit", a->name,
                              (long long)a->ne[0], p->n_rot, (int)p->mode);
-    if (p->freq_factors && (p->freq_factors->type != ONC_TYPE_F32 || onc_tensor_nelements(p->freq_factors) < p->n_rot / 2))
+    if (p->freq_factors &&
+        (p->freq_factors->type != ONC_TYPE_F32 || onc_tensor_nelements(p->freq_factors) < p->n_rot / 2))
         return onc_error_set(err, ONC_ERR_INVALID, "rope: frequency factors '%s' must be f32 with %d values",
                              p->freq_factors->name, p->n_rot / 2);
     if (!be->iface.rope) return unsupported(be, "rope", err);

@@ -47,7 +47,8 @@ static void rope_run(void *ctx, int ith, int nth) {
             theta *= theta_scale;
         }
         for (int64_t h = 0; h < H; h++) {
-            const float *x = (const float *)((const char *)t->a->data + (size_t)h * t->a->nb[1] + (size_t)tok * t->a->nb[2]);
+            const float *x =
+                (const float *)((const char *)t->a->data + (size_t)h * t->a->nb[1] + (size_t)tok * t->a->nb[2]);
             float *y = (float *)((char *)t->dst->data + (size_t)h * t->dst->nb[1] + (size_t)tok * t->dst->nb[2]);
             if (p->mode == ONC_ROPE_MODE_NORM) {
                 for (int i = 0; i < half; i++) {

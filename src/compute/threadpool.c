@@ -4,7 +4,9 @@
  * "generation". Waiting (for a task, for completion, at a barrier) spins
  * with a pause hint for a short while — tasks in a forward pass come every
  * few microseconds — then sleeps on a futex (Linux) so an idle pool costs
- * nothing. Off Linux the sleep is a sched_yield loop. */
+ * nothing. Off Linux the sleep is a sched_yield loop. Wake-ups are system
+ * calls only when someone actually sleeps (a count of sleepers per futex
+ * word), so back-to-back tasks of a forward pass cost no syscalls. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -29,6 +31,9 @@ struct onc_threadpool {
     _Atomic uint32_t bar_count; /* arrivals at the current barrier */
     _Atomic uint32_t bar_gen;   /* bumped when a barrier opens */
     _Atomic int stop;
+    _Atomic uint32_t gen_sleepers;  /* workers asleep (or about to be) on gen */
+    _Atomic uint32_t done_sleepers; /* the caller asleep on done */
+    _Atomic uint32_t bar_sleepers;  /* participants asleep at the barrier */
     onc_task_fn fn;
     void *ctx;
 };
@@ -62,13 +67,22 @@ static void futex_wake_all(_Atomic uint32_t *addr) {
 #endif
 }
 
-/* Wait until *addr != val. */
-static void wait_change(_Atomic uint32_t *addr, uint32_t val) {
+/* Wait until *addr != val. A waiter registers in *sleepers before it
+ * sleeps; the futex call re-checks the word, so a change made after the
+ * waker read *sleepers == 0 is still seen (both sides are seq_cst). */
+static void wait_change(_Atomic uint32_t *addr, uint32_t val, _Atomic uint32_t *sleepers) {
     for (int i = 0; i < SPIN_ITERS; i++) {
         if (atomic_load_explicit(addr, memory_order_acquire) != val) return;
         cpu_relax();
     }
-    while (atomic_load_explicit(addr, memory_order_acquire) == val) futex_wait(addr, val);
+    atomic_fetch_add(sleepers, 1);
+    while (atomic_load(addr) == val) futex_wait(addr, val);
+    atomic_fetch_sub(sleepers, 1);
+}
+
+/* Wake the sleepers of a word just changed (seq_cst), if any. */
+static void wake_if_sleeping(_Atomic uint32_t *addr, _Atomic uint32_t *sleepers) {
+    if (atomic_load(sleepers) > 0) futex_wake_all(addr);
 }
 
 static void *worker_main(void *p) {
@@ -78,12 +92,11 @@ static void *worker_main(void *p) {
     free(a);
     uint32_t seen = 0;
     for (;;) {
-        wait_change(&tp->gen, seen);
+        wait_change(&tp->gen, seen, &tp->gen_sleepers);
         seen = atomic_load_explicit(&tp->gen, memory_order_acquire);
         if (atomic_load_explicit(&tp->stop, memory_order_acquire)) break;
         tp->fn(tp->ctx, ith, tp->n);
-        if (atomic_fetch_add_explicit(&tp->done, 1, memory_order_acq_rel) + 1 == (uint32_t)(tp->n - 1))
-            futex_wake_all(&tp->done);
+        if (atomic_fetch_add(&tp->done, 1) + 1 == (uint32_t)(tp->n - 1)) wake_if_sleeping(&tp->done, &tp->done_sleepers);
     }
     return NULL;
 }
@@ -144,19 +157,21 @@ void onc_threadpool_run(onc_threadpool *tp, onc_task_fn fn, void *ctx) {
     tp->fn = fn;
     tp->ctx = ctx;
     atomic_store_explicit(&tp->done, 0, memory_order_relaxed);
-    atomic_fetch_add_explicit(&tp->gen, 1, memory_order_acq_rel);
-    futex_wake_all(&tp->gen);
+    atomic_fetch_add(&tp->gen, 1);
+    wake_if_sleeping(&tp->gen, &tp->gen_sleepers);
     fn(ctx, 0, tp->n);
     const uint32_t want = (uint32_t)(tp->n - 1);
     for (int i = 0; i < SPIN_ITERS; i++) {
         if (atomic_load_explicit(&tp->done, memory_order_acquire) == want) return;
         cpu_relax();
     }
+    atomic_fetch_add(&tp->done_sleepers, 1);
     for (;;) {
-        uint32_t d = atomic_load_explicit(&tp->done, memory_order_acquire);
-        if (d == want) return;
+        uint32_t d = atomic_load(&tp->done);
+        if (d == want) break;
         futex_wait(&tp->done, d);
     }
+    atomic_fetch_sub(&tp->done_sleepers, 1);
 }
 
 void onc_threadpool_barrier(onc_threadpool *tp) {
@@ -164,9 +179,9 @@ void onc_threadpool_barrier(onc_threadpool *tp) {
     const uint32_t g = atomic_load_explicit(&tp->bar_gen, memory_order_acquire);
     if (atomic_fetch_add_explicit(&tp->bar_count, 1, memory_order_acq_rel) + 1 == (uint32_t)tp->n) {
         atomic_store_explicit(&tp->bar_count, 0, memory_order_relaxed);
-        atomic_fetch_add_explicit(&tp->bar_gen, 1, memory_order_acq_rel);
-        futex_wake_all(&tp->bar_gen);
+        atomic_fetch_add(&tp->bar_gen, 1);
+        wake_if_sleeping(&tp->bar_gen, &tp->bar_sleepers);
         return;
     }
-    wait_change(&tp->bar_gen, g);
+    wait_change(&tp->bar_gen, g, &tp->bar_sleepers);
 }

@@ -263,8 +263,8 @@ static onc_status add_content(onc_encoder *e, pieces *ps, size_t owner, const in
                                     stype, err);
     switch (e->p.overflow) {
     case ONC_OVERFLOW_ERROR:
-        return onc_error_set(err, ONC_ERR_INVALID, "input %zu has %zu tokens, more than the %zu that fit in %u", owner + 1,
-                             n, cap, e->max_tokens);
+        return onc_error_set(err, ONC_ERR_INVALID, "input %zu has %zu tokens, more than the %zu that fit in %u",
+                             owner + 1, n, cap, e->max_tokens);
     case ONC_OVERFLOW_WINDOWS:
         if (allow_windows) {
             const size_t stride = e->p.window_stride ? e->p.window_stride : (cap / 2 ? cap / 2 : 1);
@@ -480,7 +480,8 @@ onc_status onc_encoder_embed_tokens(onc_encoder *e, const onc_encoder_input *in,
             if (in[i].tokens[j] < 0 || (uint32_t)in[i].tokens[j] >= e->hp.n_vocab)
                 st = onc_error_set(err, ONC_ERR_INVALID, "input %zu: token %d is outside the vocabulary (%u)", i + 1,
                                    in[i].tokens[j], e->hp.n_vocab);
-            else if (in[i].types && (in[i].types[j] < 0 || (e->types.data && (uint32_t)in[i].types[j] >= e->hp.n_token_types)))
+            else if (in[i].types &&
+                     (in[i].types[j] < 0 || (e->types.data && (uint32_t)in[i].types[j] >= e->hp.n_token_types)))
                 st = onc_error_set(err, ONC_ERR_INVALID, "input %zu: token type %d is outside 0..%u", i + 1,
                                    in[i].types[j], e->hp.n_token_types ? e->hp.n_token_types - 1 : 0);
         }
@@ -560,7 +561,8 @@ onc_status onc_encoder_rerank(onc_encoder *e, const char *query, size_t query_le
     if (st != ONC_OK || n == 0) return st;
     const onc_tokenizer *t = e->tok;
     const int32_t bos = onc_tokenizer_special(t, ONC_SPECIAL_BOS), eos = onc_tokenizer_special(t, ONC_SPECIAL_EOS);
-    const int32_t sep = onc_tokenizer_special(t, ONC_SPECIAL_SEP) >= 0 ? onc_tokenizer_special(t, ONC_SPECIAL_SEP) : eos;
+    const int32_t sep =
+        onc_tokenizer_special(t, ONC_SPECIAL_SEP) >= 0 ? onc_tokenizer_special(t, ONC_SPECIAL_SEP) : eos;
     const bool wpm = onc_tokenizer_kind(t) == ONC_VOCAB_WPM;
     const int32_t ptype = e->types.data && e->hp.n_token_types >= 2 ? 1 : 0;
     int32_t *q = NULL;

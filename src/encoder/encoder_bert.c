@@ -20,25 +20,6 @@
         if (st_ != ONC_OK) return st_;                                                                                 \
     } while (0)
 
-/* {ne0, ne1} F32 matrix at data, rows row_floats apart. */
-static onc_tensor mat(float *data, int64_t ne0, int64_t ne1, int64_t row_floats, const char *name) {
-    onc_tensor t;
-    onc_tensor_init(&t, ONC_TYPE_F32, 2, (int64_t[]){ne0, ne1}, data, NULL, name);
-    t.nb[1] = (size_t)row_floats * sizeof(float);
-    t.nb[2] = t.nb[3] = t.nb[1] * (size_t)ne1;
-    return t;
-}
-
-/* {D, H, T} view: head h of token t at data + t*row_floats + h*D. */
-static onc_tensor heads(float *data, int64_t D, int64_t H, int64_t T, int64_t row_floats, const char *name) {
-    onc_tensor t;
-    onc_tensor_init(&t, ONC_TYPE_F32, 3, (int64_t[]){D, H, T}, data, NULL, name);
-    t.nb[1] = (size_t)D * sizeof(float);
-    t.nb[2] = (size_t)row_floats * sizeof(float);
-    t.nb[3] = t.nb[2] * (size_t)T;
-    return t;
-}
-
 static onc_tensor *slot_of(onc_encoder *e, const onc_arch_tensor *w) {
     enc_layer *L = w->layer >= 0 ? &e->layers[w->layer] : NULL;
     const bool b = w->is_bias;
@@ -144,7 +125,8 @@ onc_status enc_bert_forward(onc_encoder *e, const enc_batch *b, onc_error *err) 
             e->type_ids[t] = b->types ? b->types[t] : 0;
         }
 
-    onc_tensor x = mat(e->x, E, T, E, "x"), h = mat(e->h, E, T, E, "h"), tmp = mat(e->tmp, E, T, E, "tmp");
+    onc_tensor x = onc_tensor_f32_view(e->x, E, T, E, "x"), h = onc_tensor_f32_view(e->h, E, T, E, "h"),
+               tmp = onc_tensor_f32_view(e->tmp, E, T, E, "tmp");
     TRY(onc_backend_get_rows(be, &x, &e->tok_embd, b->tokens, T, err));
     if (e->types.data) {
         TRY(onc_backend_get_rows(be, &tmp, &e->types, e->type_ids, T, err));
@@ -155,37 +137,37 @@ onc_status enc_bert_forward(onc_encoder *e, const enc_batch *b, onc_error *err) 
     TRY(layer_norm(be, &x, &x, &e->embd_norm_w, &e->embd_norm_b, hp->norm_eps, err));
 
     const float kq_scale = 1.0f / sqrtf((float)D);
-    onc_tensor vt = mat(e->vt, T, gv, T, "vt");
+    onc_tensor vt = onc_tensor_f32_view(e->vt, T, gv, T, "vt");
     for (uint32_t l = 0; l < hp->n_layer; l++) {
         const enc_layer *L = &e->layers[l];
         onc_tensor q, k, v;
         if (L->wqkv.data) {
             const int64_t row = nq + gk + gv;
-            onc_tensor qkv = mat(e->q, row, T, row, "qkv");
+            onc_tensor qkv = onc_tensor_f32_view(e->q, row, T, row, "qkv");
             TRY(linear(be, &qkv, &L->wqkv, &L->bqkv, &x, err));
-            q = heads(e->q, D, H, T, row, "q");
-            k = mat(e->q + nq, gk, T, row, "k");
-            v = mat(e->q + nq + gk, gv, T, row, "v");
+            q = onc_tensor_f32_heads(e->q, D, H, T, row, "q");
+            k = onc_tensor_f32_view(e->q + nq, gk, T, row, "k");
+            v = onc_tensor_f32_view(e->q + nq + gk, gv, T, row, "v");
         } else {
-            onc_tensor q2 = mat(e->q, nq, T, nq, "q");
-            k = mat(e->k, gk, T, gk, "k");
-            v = mat(e->v, gv, T, gv, "v");
+            onc_tensor q2 = onc_tensor_f32_view(e->q, nq, T, nq, "q");
+            k = onc_tensor_f32_view(e->k, gk, T, gk, "k");
+            v = onc_tensor_f32_view(e->v, gv, T, gv, "v");
             TRY(linear(be, &q2, &L->wq, &L->bq, &x, err));
             TRY(linear(be, &k, &L->wk, &L->bk, &x, err));
             TRY(linear(be, &v, &L->wv, &L->bv, &x, err));
-            q = heads(e->q, D, H, T, nq, "q");
+            q = onc_tensor_f32_heads(e->q, D, H, T, nq, "q");
         }
         /* K rows serve as the key "cache" directly (cell = token); V goes
          * transposed as the attention op reads it */
         TRY(onc_backend_set_rows(be, &vt, &v, e->cells, true, err));
-        onc_tensor attn = heads(e->attn, D, H, T, nq, "attn");
+        onc_tensor attn = onc_tensor_f32_heads(e->attn, D, H, T, nq, "attn");
         TRY(onc_backend_attention(be, &attn, &q, &k, &vt, e->kv_start, e->kv_len, kq_scale, err));
-        onc_tensor attn2 = mat(e->attn, nq, T, nq, "attn");
+        onc_tensor attn2 = onc_tensor_f32_view(e->attn, nq, T, nq, "attn");
         TRY(linear(be, &tmp, &L->wo, &L->bo, &attn2, err));
         TRY(onc_backend_add(be, &h, &x, &tmp, err));
         TRY(layer_norm(be, &h, &h, &L->attn_norm_w, &L->attn_norm_b, hp->norm_eps, err));
 
-        onc_tensor ff = mat(e->ff, F, T, F, "ff");
+        onc_tensor ff = onc_tensor_f32_view(e->ff, F, T, F, "ff");
         TRY(linear(be, &ff, &L->up, &L->bup, &h, err));
         TRY(onc_backend_gelu_erf(be, &ff, &ff, err));
         TRY(linear(be, &tmp, &L->down, &L->bdown, &ff, err));
@@ -198,14 +180,14 @@ onc_status enc_bert_forward(onc_encoder *e, const enc_batch *b, onc_error *err) 
 onc_status enc_bert_head(onc_encoder *e, const float *P, int32_t n, float *out, onc_error *err) {
     const int64_t E = e->hp.n_embd, C = e->hp.n_cls_out;
     onc_backend *be = e->be;
-    onc_tensor in = mat((float *)P, E, n, E, "pooled");
+    onc_tensor in = onc_tensor_f32_view((float *)P, E, n, E, "pooled");
     if (e->cls_w.data) {
-        onc_tensor y = mat(e->h, E, n, E, "cls");
+        onc_tensor y = onc_tensor_f32_view(e->h, E, n, E, "cls");
         TRY(linear(be, &y, &e->cls_w, &e->cls_b, &in, err));
         TRY(onc_backend_tanh(be, &y, &y, err));
         in = y;
     }
-    onc_tensor o = mat(e->tmp, C, n, C, "cls_out");
+    onc_tensor o = onc_tensor_f32_view(e->tmp, C, n, C, "cls_out");
     TRY(linear(be, &o, &e->cls_out_w, &e->cls_out_b, &in, err));
     memcpy(out, e->tmp, (size_t)(n * C) * sizeof(float));
     return ONC_OK;

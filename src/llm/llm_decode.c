@@ -8,25 +8,6 @@
 
 #include "llm/llm_impl.h"
 
-/* Descriptor of a {ne0, ne1} F32 matrix at data with rows row_floats apart. */
-static onc_tensor mat(float *data, int64_t ne0, int64_t ne1, int64_t row_floats, const char *name) {
-    onc_tensor t;
-    onc_tensor_init(&t, ONC_TYPE_F32, 2, (int64_t[]){ne0, ne1}, data, NULL, name);
-    t.nb[1] = (size_t)row_floats * sizeof(float);
-    t.nb[2] = t.nb[3] = t.nb[1] * (size_t)ne1;
-    return t;
-}
-
-/* {D, H, T} view: head h of token t at data + t*row_floats + h*D. */
-static onc_tensor heads(float *data, int64_t D, int64_t H, int64_t T, int64_t row_floats, const char *name) {
-    onc_tensor t;
-    onc_tensor_init(&t, ONC_TYPE_F32, 3, (int64_t[]){D, H, T}, data, NULL, name);
-    t.nb[1] = (size_t)D * sizeof(float);
-    t.nb[2] = (size_t)row_floats * sizeof(float);
-    t.nb[3] = t.nb[2] * (size_t)T;
-    return t;
-}
-
 #define TRY(expr)                                                                                                      \
     do {                                                                                                               \
         onc_status st_ = (expr);                                                                                       \
@@ -61,11 +42,13 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
         c->kv_len[i] = pos[i] + 1;
     }
 
-    onc_tensor x = mat(c->x, E, n, E, "x"), h = mat(c->h, E, n, E, "h"), tmp = mat(c->tmp, E, n, E, "tmp");
+    onc_tensor x = onc_tensor_f32_view(c->x, E, n, E, "x"), h = onc_tensor_f32_view(c->h, E, n, E, "h"),
+               tmp = onc_tensor_f32_view(c->tmp, E, n, E, "tmp");
     TRY(onc_backend_get_rows(be, &x, &m->tok_embd, tokens, n, err));
 
     onc_rope_params rp = {.n_rot = (int)hp->n_rot,
-                          .mode = onc_arch_rope_type(hp->arch) == ONC_ROPE_NEOX ? ONC_ROPE_MODE_NEOX : ONC_ROPE_MODE_NORM,
+                          .mode =
+                              onc_arch_rope_type(hp->arch) == ONC_ROPE_NEOX ? ONC_ROPE_MODE_NEOX : ONC_ROPE_MODE_NORM,
                           .freq_base = hp->rope_freq_base,
                           .freq_scale = 1.0f,
                           .attn_factor = 1.0f,
@@ -89,15 +72,15 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
         onc_tensor q, k, v;
         if (L->wqkv.data) {
             const int64_t row = nq + gk + gv;
-            onc_tensor qkv = mat(c->qkv, row, n, row, "qkv");
+            onc_tensor qkv = onc_tensor_f32_view(c->qkv, row, n, row, "qkv");
             TRY(onc_backend_mul_mat(be, &qkv, &L->wqkv, &h, err));
             if (L->bqkv.data) TRY(onc_backend_add(be, &qkv, &qkv, &L->bqkv, err));
-            q = heads(c->qkv, Dk, H, n, row, "q");
-            k = heads(c->qkv + nq, Dk, Hkv, n, row, "k");
-            v = mat(c->qkv + nq + gk, gv, n, row, "v");
+            q = onc_tensor_f32_heads(c->qkv, Dk, H, n, row, "q");
+            k = onc_tensor_f32_heads(c->qkv + nq, Dk, Hkv, n, row, "k");
+            v = onc_tensor_f32_view(c->qkv + nq + gk, gv, n, row, "v");
         } else {
-            onc_tensor q2 = mat(c->q, nq, n, nq, "q"), k2 = mat(c->k, gk, n, gk, "k");
-            v = mat(c->v, gv, n, gv, "v");
+            onc_tensor q2 = onc_tensor_f32_view(c->q, nq, n, nq, "q"), k2 = onc_tensor_f32_view(c->k, gk, n, gk, "k");
+            v = onc_tensor_f32_view(c->v, gv, n, gv, "v");
             TRY(onc_backend_mul_mat(be, &q2, &L->wq, &h, err));
             TRY(onc_backend_mul_mat(be, &k2, &L->wk, &h, err));
             TRY(onc_backend_mul_mat(be, &v, &L->wv, &h, err));
@@ -106,33 +89,34 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
                 TRY(onc_backend_add(be, &k2, &k2, &L->bk, err));
                 TRY(onc_backend_add(be, &v, &v, &L->bv, err));
             }
-            q = heads(c->q, Dk, H, n, nq, "q");
-            k = heads(c->k, Dk, Hkv, n, gk, "k");
+            q = onc_tensor_f32_heads(c->q, Dk, H, n, nq, "q");
+            k = onc_tensor_f32_heads(c->k, Dk, Hkv, n, gk, "k");
         }
         TRY(onc_backend_rope(be, &q, &q, c->pos, &rp, err));
         TRY(onc_backend_rope(be, &k, &k, c->pos, &rp, err));
 
         /* store K rows and V (transposed) at the tokens' cells */
-        onc_tensor k_rows = mat(k.data, gk, n, (int64_t)(k.nb[2] / sizeof(float)), "k");
+        onc_tensor k_rows = onc_tensor_f32_view(k.data, gk, n, (int64_t)(k.nb[2] / sizeof(float)), "k");
         TRY(onc_backend_set_rows(be, &c->k_cache[l], &k_rows, c->cells, false, err));
         TRY(onc_backend_set_rows(be, &c->v_cache[l], &v, c->cells, true, err));
 
-        onc_tensor attn = heads(c->attn, Dv, H, n, H * Dv, "attn");
+        onc_tensor attn = onc_tensor_f32_heads(c->attn, Dv, H, n, H * Dv, "attn");
         TRY(onc_backend_attention(be, &attn, &q, &c->k_cache[l], &c->v_cache[l], c->kv_start, c->kv_len, kq_scale,
                                   err));
-        onc_tensor attn2 = mat(c->attn, H * Dv, n, H * Dv, "attn");
+        onc_tensor attn2 = onc_tensor_f32_view(c->attn, H * Dv, n, H * Dv, "attn");
         if (l + 1 == hp->n_layer && n_out < n) {
             /* last layer: only the rows whose logits are kept go on through
              * the output projection and the FFN (as llama.cpp does) */
             n = n_out;
             if (n == 0) break;
-            onc_tensor xo = mat(c->out_rows, E, n, E, "x_out"), ao = mat(c->q, H * Dv, n, H * Dv, "attn_out");
+            onc_tensor xo = onc_tensor_f32_view(c->out_rows, E, n, E, "x_out"),
+                       ao = onc_tensor_f32_view(c->q, H * Dv, n, H * Dv, "attn_out");
             TRY(onc_backend_get_rows(be, &xo, &x, out_src, n, err));
             TRY(onc_backend_get_rows(be, &ao, &attn2, out_src, n, err));
             x = xo;
             attn2 = ao;
-            h = mat(c->h, E, n, E, "h");
-            tmp = mat(c->tmp, E, n, E, "tmp");
+            h = onc_tensor_f32_view(c->h, E, n, E, "h");
+            tmp = onc_tensor_f32_view(c->tmp, E, n, E, "tmp");
         }
         TRY(onc_backend_mul_mat(be, &tmp, &L->wo, &attn2, err));
         TRY(onc_backend_add(be, &x, &x, &tmp, err));
@@ -141,13 +125,13 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
         TRY(rms_norm_mul(be, &h, &x, &L->ffn_norm, hp->norm_rms_eps, err));
         onc_tensor gate, up;
         if (phi3) {
-            onc_tensor gu = mat(c->gate, 2 * F, n, 2 * F, "gate_up");
+            onc_tensor gu = onc_tensor_f32_view(c->gate, 2 * F, n, 2 * F, "gate_up");
             TRY(onc_backend_mul_mat(be, &gu, &L->ffn_up, &h, err));
-            gate = mat(c->gate, F, n, 2 * F, "gate");
-            up = mat(c->gate + F, F, n, 2 * F, "up");
+            gate = onc_tensor_f32_view(c->gate, F, n, 2 * F, "gate");
+            up = onc_tensor_f32_view(c->gate + F, F, n, 2 * F, "up");
         } else {
-            gate = mat(c->gate, F, n, F, "gate");
-            up = mat(c->up, F, n, F, "up");
+            gate = onc_tensor_f32_view(c->gate, F, n, F, "gate");
+            up = onc_tensor_f32_view(c->up, F, n, F, "up");
             TRY(onc_backend_mul_mat(be, &gate, &L->ffn_gate, &h, err));
             TRY(onc_backend_mul_mat(be, &up, &L->ffn_up, &h, err));
         }
@@ -159,7 +143,7 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
 
     /* x now holds the n_out kept rows, in batch order */
     if (n_out == 0) return ONC_OK;
-    onc_tensor o = mat(x.data, E, n_out, E, "out");
+    onc_tensor o = onc_tensor_f32_view(x.data, E, n_out, E, "out");
     TRY(rms_norm_mul(be, &o, &o, &m->output_norm, hp->norm_rms_eps, err));
     /* rows out_idx[] of c->logits are consecutive (assigned in batch order) */
     if (c->p.embeddings) {
@@ -167,7 +151,7 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
         return ONC_OK;
     }
     const int64_t V = hp->n_vocab;
-    onc_tensor lg = mat(c->logits + (size_t)c->out_idx[0] * V, V, n_out, V, "logits");
+    onc_tensor lg = onc_tensor_f32_view(c->logits + (size_t)c->out_idx[0] * V, V, n_out, V, "logits");
     return onc_backend_mul_mat(be, &lg, &m->output, &o, err);
 }
 
@@ -189,8 +173,9 @@ onc_status onc_llm_decode(onc_llm_ctx *c, const onc_llm_batch *b, onc_error *err
     for (int32_t i = 0; i < n && st == ONC_OK; i++) {
         const uint32_t s = b->seq ? b->seq[i] : 0;
         if (b->tokens[i] < 0 || b->tokens[i] >= V)
-            st = onc_error_set(err, ONC_ERR_INVALID, "decode: token %d at batch index %d is outside the vocabulary (%lld)",
-                               b->tokens[i], i, (long long)V);
+            st = onc_error_set(err, ONC_ERR_INVALID,
+                               "decode: token %d at batch index %d is outside the vocabulary (%lld)", b->tokens[i], i,
+                               (long long)V);
         else if (s >= c->p.n_seq)
             st = onc_error_set(err, ONC_ERR_INVALID, "decode: sequence %u at batch index %d, the context holds %u",
                                s, i, c->p.n_seq);

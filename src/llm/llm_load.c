@@ -162,7 +162,8 @@ onc_llm_ctx *onc_llm_ctx_new(const onc_llm *m, const onc_llm_ctx_params *params,
     c->v_cache = calloc(hp->n_layer, sizeof *c->v_cache);
     c->seq_len = calloc(p.n_seq, sizeof *c->seq_len);
     if (!c->kv_mem || !c->k_cache || !c->v_cache || !c->seq_len) {
-        onc_error_set(err, ONC_ERR_NOMEM, "context: cannot allocate a KV cache of %.1f MiB (%u sequences x %u positions)",
+        onc_error_set(err, ONC_ERR_NOMEM,
+                      "context: cannot allocate a KV cache of %.1f MiB (%u sequences x %u positions)",
                       c->kv_bytes / 1048576.0, p.n_seq, p.n_ctx);
         goto fail_quiet;
     }
