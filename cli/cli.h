@@ -59,6 +59,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_embed(int argc, char **argv);    /* embed, classify, rerank: cmd_embed.c */
 int cmd_classify(int argc, char **argv);
 int cmd_rerank(int argc, char **argv);
+int cmd_synth(int argc, char **argv);     /* synth corpus: cmd_synth.c */
 
 /* Parts of `model`, in their own files. */
 int cmd_model_info(int argc, char **argv);

@@ -24,6 +24,7 @@ static const cli_command commands[] = {
     {"rerank", cmd_rerank, "cross-encoder relevance scores of passages for a query"},
     {"tokenize", cmd_tokenize, "token ids and pieces of a text, with a model's tokenizer"},
     {"vocab", cmd_vocab, "vocab train: learn a BPE or WordPiece vocabulary from text"},
+    {"synth", cmd_synth, "synth corpus: seeded synthetic oncology notes with gold labels for every task"},
     {"quantize", cmd_quantize, "quantize IN OUT TYPE: convert a GGUF model's tensors"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "list the subcommands, or `help CMD` for one"},
