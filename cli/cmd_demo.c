@@ -17,6 +17,7 @@
  *      KV-cache path checked against a full recomputation, and the
  *      log-likelihood of the generated text.
  * Every step checks its own result; a failed check makes the demo exit 1. */
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include "oncolm/gguf.h"
 #include "oncolm/model_create.h"
 #include "oncolm/quantize.h"
+#include "oncolm/synth.h"
 #include "oncolm/tokenizer.h"
 #include "oncolm/types.h"
 #include "oncolm/vocab.h"
@@ -44,7 +46,7 @@ static const char *usage =
     "  --quick     smaller model and inputs (seconds instead of a minute)\n"
     "Runs, on generated data, everything oncolm does so far: vocabulary training,\n"
     "tokenization, model creation, quantization, the compute kernels, text generation\n"
-    "and the encoders (embeddings, classification, reranking).\n";
+    "the encoders (embeddings, classification, reranking) and the synthetic corpus.\n";
 
 typedef struct demo {
     const char *out_dir;
@@ -85,7 +87,7 @@ static char *path_in(const demo *d, const char *name) {
 
 /* Step 1: learn the three vocabulary kinds on the clinical sample. */
 static int step_vocab(demo *d) {
-    printf("\n[1/6] Vocabularies learned from the built-in clinical sample text\n");
+    printf("\n[1/7] Vocabularies learned from the built-in clinical sample text\n");
     size_t len;
     const char *text = onc_sample_clinical_text(&len);
     const onc_vocab_kind kinds[3] = {ONC_VOCAB_SPM, ONC_VOCAB_BPE, ONC_VOCAB_WPM};
@@ -125,7 +127,7 @@ static void print_pieces(const onc_tokenizer *tok, const int32_t *ids, size_t n,
 
 /* Step 2: tokenize the sample note, check the exact round trip, time 1 MB. */
 static int step_tokenize(demo *d) {
-    printf("\n[2/6] Tokenizing a clinical note (%zu bytes)\n", strlen(sample_note));
+    printf("\n[2/7] Tokenizing a clinical note (%zu bytes)\n", strlen(sample_note));
     size_t big_len = d->quick ? (256u << 10) : (1u << 20);
     size_t sample_len;
     const char *sample = onc_sample_clinical_text(&sample_len);
@@ -220,7 +222,7 @@ static off_t file_size(const char *path) {
 
 /* Step 3: create models, quantize, measure the error. */
 static int step_models(demo *d) {
-    printf("\n[3/6] Models with random weights and the trained vocabularies, written to %s/\n", d->out_dir);
+    printf("\n[3/7] Models with random weights and the trained vocabularies, written to %s/\n", d->out_dir);
     int rc = CLI_EXIT_FAIL;
     char *llama = path_in(d, "llama-f32.gguf"), *bert = path_in(d, "bert-f32.gguf");
     onc_gguf *ref = NULL;
@@ -306,7 +308,7 @@ done:
 /* Step 4: one quantized matrix-vector product, SIMD against plain C. */
 static int step_kernels(demo *d) {
     onc_simd_level best = onc_simd_level_get();
-    printf("\n[4/6] Compute kernels: SIMD level %s (detected %s)\n", onc_simd_name(best),
+    printf("\n[4/7] Compute kernels: SIMD level %s (detected %s)\n", onc_simd_name(best),
            onc_simd_name(onc_simd_detect()));
     const int64_t rows = d->quick ? 512 : 2048, cols = 2048;
     const onc_type types[] = {ONC_TYPE_Q4_K, ONC_TYPE_Q8_0, ONC_TYPE_F16};
@@ -358,7 +360,7 @@ done:
 
 /* Step 5: run the models made in step 3. */
 static int step_inference(demo *d) {
-    printf("\n[5/6] Inference with the random-weight llama models (the text is noise: the weights are random)\n");
+    printf("\n[5/7] Inference with the random-weight llama models (the text is noise: the weights are random)\n");
     const char *const files[] = {"llama-f32.gguf", "llama-q4_K_M.gguf"};
     int rc = CLI_EXIT_OK;
     for (size_t f = 0; f < 2 && rc == CLI_EXIT_OK; f++) {
@@ -430,7 +432,7 @@ static const char *const demo_passages[] = {
 #define N_DEMO_PASSAGES 5
 
 static int step_encoders(demo *d) {
-    printf("\n[6/6] Encoders: embeddings, a classifier and a reranker (random weights: the scores are noise)\n");
+    printf("\n[6/7] Encoders: embeddings, a classifier and a reranker (random weights: the scores are noise)\n");
     char *bert = path_in(d, "bert-f32.gguf"), *cls = path_in(d, "bert-ct-classifier.gguf");
     onc_error err = {0};
     onc_encoder *e = NULL, *c = NULL;
@@ -501,6 +503,82 @@ done:
     return rc;
 }
 
+/* Step 7: a synthetic corpus with known answers, and its CT reports through
+ * the encoder of step 3. */
+static int step_synth(demo *d) {
+    printf("\n[7/7] Synthetic oncology records with known answers (oncolm synth corpus)\n");
+    char *dir = path_in(d, "synth"), *bert = path_in(d, "bert-f32.gguf"), *ct = NULL;
+    onc_error err = {0};
+    onc_encoder *e = NULL;
+    char **texts = NULL;
+    size_t n_texts = 0;
+    float *v = NULL;
+    int rc = CLI_EXIT_OK;
+    if (!dir || !bert || !(ct = path_in(d, "synth/ct_classification.jsonl"))) {
+        onc_error_set(&err, ONC_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    onc_synth_params sp;
+    onc_synth_params_default(&sp);
+    sp.seed = 7;
+    sp.n_patients = d->quick ? 60 : 300;
+    onc_synth_stats st;
+    double t0 = now_s();
+    if (onc_synth_corpus(&sp, dir, &st, &err) != ONC_OK) goto fail;
+    printf("  %lld patients, %lld notes (%.1f MB) in %.2f s into %s/\n", (long long)st.patients, (long long)st.notes,
+           st.bytes / 1e6, now_s() - t0, dir);
+    printf("   ");
+    int64_t sum = 0;
+    for (int k = 0; k < ONC_SYNTH_N_NOTE_TYPES; k++) {
+        printf(" %s %lld", onc_synth_note_type_name(k), (long long)st.notes_by_type[k]);
+        sum += st.notes_by_type[k];
+    }
+    const int64_t n_ct = st.ct_labels[0] + st.ct_labels[1] + st.ct_labels[2];
+    printf("\n    CT reports: %lld no pancreatic cancer, %lld post-treatment, %lld pre-treatment\n",
+           (long long)st.ct_labels[0], (long long)st.ct_labels[1], (long long)st.ct_labels[2]);
+    check(d, sum == st.notes && n_ct == st.notes_by_type[ONC_NOTE_CT], "corpus counts add up");
+
+    /* the CT task's inputs, embedded with the bert model of step 3 */
+    json_error_t je;
+    FILE *f = fopen(ct, "r");
+    if (!f) {
+        onc_error_set(&err, ONC_ERR_IO, "%s: cannot open", ct);
+        goto fail;
+    }
+    const size_t want = d->quick ? 16 : 64;
+    texts = calloc(want, sizeof *texts);
+    char line[65536];
+    while (texts && n_texts < want && fgets(line, sizeof line, f)) {
+        json_t *o = json_loads(line, 0, &je);
+        const char *in = json_string_value(json_object_get(o, "input"));
+        if (in) texts[n_texts++] = strdup(in);
+        json_decref(o);
+    }
+    fclose(f);
+    onc_encoder_params ep = onc_encoder_default_params();
+    ep.pooling = ONC_POOLING_MEAN;
+    if (!(e = onc_encoder_load(bert, &ep, &err))) goto fail;
+    if (!(v = malloc(n_texts * onc_encoder_dim(e) * sizeof(float)))) {
+        onc_error_set(&err, ONC_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    t0 = now_s();
+    if (onc_encoder_embed(e, (const char *const *)texts, NULL, n_texts, v, &err) != ONC_OK) goto fail;
+    const double dt = now_s() - t0;
+    printf("  embedded %zu CT report inputs of ct_classification.jsonl in %.3f s (%.0f reports/s, %zu truncated)\n",
+           n_texts, dt, n_texts / dt, onc_encoder_n_truncated(e));
+    check(d, n_texts > 0, "CT task file has inputs");
+    goto done;
+fail:
+    rc = cli_fail(&err);
+done:
+    for (size_t i = 0; i < n_texts; i++) free(texts[i]);
+    free(texts), free(v);
+    onc_encoder_free(e);
+    free(dir), free(bert), free(ct);
+    return rc;
+}
+
 int cmd_demo(int argc, char **argv) {
     demo d = {.out_dir = "oncolm-demo"};
     for (int i = 1; i < argc; i++) {
@@ -526,6 +604,7 @@ int cmd_demo(int argc, char **argv) {
     if (rc == CLI_EXIT_OK) rc = step_kernels(&d);
     if (rc == CLI_EXIT_OK) rc = step_inference(&d);
     if (rc == CLI_EXIT_OK) rc = step_encoders(&d);
+    if (rc == CLI_EXIT_OK) rc = step_synth(&d);
     for (int k = 0; k < 3; k++) {
         onc_tokenizer_free(d.tok[k]);
         onc_vocab_spec_free(d.vocab[k]);
