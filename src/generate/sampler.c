@@ -18,10 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oncolm/rng.h"
+
 struct onc_sampler {
     int32_t n_vocab;
     onc_sampler_params params;
-    uint64_t rng[4]; /* xoshiro256** state */
+    onc_rng rng;
 
     float *bias;          /* (n_vocab) additive bias, 0 = none */
     uint8_t *bias_listed; /* (n_vocab) 1 when the id is in bias_ids */
@@ -39,36 +41,10 @@ struct onc_sampler {
     double *pd;           /* (n_vocab) candidate probabilities */
 };
 
-// --- random numbers (splitmix64 seeding, xoshiro256**) --------------------------
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static void rng_seed(uint64_t st[4], uint64_t seed) {
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++) st[i] = splitmix64(&x);
-}
-
-static uint64_t rng_next(uint64_t st[4]) {
-    const uint64_t result = rotl64(st[1] * 5, 7) * 9;
-    const uint64_t t = st[1] << 17;
-    st[2] ^= st[0];
-    st[3] ^= st[1];
-    st[1] ^= st[2];
-    st[0] ^= st[3];
-    st[2] ^= t;
-    st[3] = rotl64(st[3], 45);
-    return result;
-}
+// --- random numbers (oncolm/rng.h) ----------------------------------------------------
 
 /* Uniform double in [0, 1): the top 53 bits of one output. */
-static double rng_uniform(uint64_t st[4]) { return (double)(rng_next(st) >> 11) * (1.0 / 9007199254740992.0); }
+static double rng_uniform(onc_rng *r) { return (double)(onc_rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
 
 // --- parameters and lifetime -------------------------------------------------------
 
@@ -168,7 +144,7 @@ const onc_sampler_params *onc_sampler_params_get(const onc_sampler *s) { return 
 
 void onc_sampler_reset(onc_sampler *s, uint64_t seed) {
     s->params.seed = seed;
-    rng_seed(s->rng, seed);
+    onc_rng_seed(&s->rng, seed);
     memset(s->counts, 0, (size_t)s->n_vocab * sizeof *s->counts);
     for (int32_t i = 0; i < s->n_vocab; i++) s->seen_pos[i] = -1;
     s->n_seen = 0;
@@ -489,7 +465,7 @@ onc_status onc_sampler_sample(onc_sampler *s, const float *logits, onc_sample *o
     if (s->params.temperature > 0.0f) {
         double total = 0.0;
         for (size_t i = 0; i < n; i++) total += s->pd[i];
-        const double target = rng_uniform(s->rng) * total;
+        const double target = rng_uniform(&s->rng) * total;
         double cum = 0.0;
         pick = n - 1;
         for (size_t i = 0; i < n; i++) {

@@ -5,6 +5,7 @@
 #ifndef ONCOLM_SYNTH_INTERNAL_H
 #define ONCOLM_SYNTH_INTERNAL_H
 
+#include "oncolm/rng.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,9 +14,7 @@
 
 /* --- RNG: xoshiro256** seeded through splitmix64 ------------------------- */
 
-typedef struct synth_rng {
-    uint64_t s[4];
-} synth_rng;
+typedef onc_rng synth_rng;
 
 /* Seed a generator from (seed, stream): different streams of one seed are
  * independent sequences (patient i uses stream i). */

@@ -11,34 +11,13 @@
 
 // --- RNG ---------------------------------------------------------------------
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-uint64_t synth_hash64(uint64_t x) { return splitmix64(&x); }
+uint64_t synth_hash64(uint64_t x) { return onc_splitmix64(&x); }
 
 void synth_rng_seed(synth_rng *r, uint64_t seed, uint64_t stream) {
-    uint64_t x = seed ^ synth_hash64(stream + 0x632BE59BD9B4E019ull);
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    onc_rng_seed(r, seed ^ synth_hash64(stream + 0x632BE59BD9B4E019ull));
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t synth_rng_next(synth_rng *r) {
-    uint64_t *s = r->s;
-    const uint64_t result = rotl(s[1] * 5, 7) * 9;
-    const uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
+uint64_t synth_rng_next(synth_rng *r) { return onc_rng_next(r); }
 
 uint32_t synth_rng_below(synth_rng *r, uint32_t n) {
     /* Multiply-shift: bias below 2^-32 per draw, irrelevant here, and exact

@@ -15,6 +15,7 @@
 
 #include "oncolm/gguf.h"
 #include "oncolm/model_create.h"
+#include "oncolm/rng.h"
 
 const char *const onc_model_create_presets[] = {"tiny", "small", "1b", "mini", "7b", "8b", "base", NULL};
 
@@ -97,17 +98,10 @@ onc_status onc_model_create_preset(onc_arch arch, const char *preset, onc_hparam
 // --- random numbers --------------------------------------------------------------------
 
 typedef struct rng {
-    uint64_t s[4];
+    onc_rng g;
     bool has_spare;
     double spare;
 } rng;
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static void rng_seed(rng *r, uint64_t seed, const char *name) {
     uint64_t h = 1469598103934665603ull;
@@ -115,27 +109,12 @@ static void rng_seed(rng *r, uint64_t seed, const char *name) {
         h ^= (unsigned char)*p;
         h *= 1099511628211ull;
     }
-    uint64_t x = seed ^ h;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    onc_rng_seed(&r->g, seed ^ h);
     r->has_spare = false;
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t xoshiro_next(rng *r) {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
 /* Uniform in (0, 1]. */
-static double rng_uniform(rng *r) { return ((double)(xoshiro_next(r) >> 11) + 1.0) * (1.0 / 9007199254740992.0); }
+static double rng_uniform(rng *r) { return ((double)(onc_rng_next(&r->g) >> 11) + 1.0) * (1.0 / 9007199254740992.0); }
 
 static double rng_normal(rng *r) {
     if (r->has_spare) {
