@@ -1,5 +1,6 @@
 /* cmd_synth.c — `oncolm synth corpus`: a seeded synthetic oncology corpus
- * (notes, per-task JSONL files with gold labels, manifest) through
+ * (notes, per-task JSONL files with gold labels, retrieval questions with
+ * graded qrels, manifest) through
  * oncolm/synth.h. Prints a one-line summary with the generation speed;
  * never prints note text. */
 #include <stdio.h>
@@ -86,10 +87,11 @@ static int synth_corpus_main(int argc, char **argv) {
     const double dt = now_s() - t0;
     if (!quiet)
         fprintf(stderr,
-                "oncolm: synth: %lld patients, %lld notes (CT labels 0/1/2: %lld/%lld/%lld), %.1f MB in %.2f s "
-                "(%.0f notes/s) -> %s\n",
+                "oncolm: synth: %lld patients, %lld notes (CT labels 0/1/2: %lld/%lld/%lld), %lld retrieval questions "
+                "(%lld judgements), %.1f MB in %.2f s (%.0f notes/s) -> %s\n",
                 (long long)st.patients, (long long)st.notes, (long long)st.ct_labels[0], (long long)st.ct_labels[1],
-                (long long)st.ct_labels[2], st.bytes / 1e6, dt, dt > 0 ? st.notes / dt : 0.0, out);
+                (long long)st.ct_labels[2], (long long)st.queries, (long long)st.qrels, st.bytes / 1e6, dt,
+                dt > 0 ? st.notes / dt : 0.0, out);
     return CLI_EXIT_OK;
 }
 

@@ -4,8 +4,9 @@
  * notes (oncology progress notes, CT reports, pathology reports,
  * radiotherapy summaries, on-treatment toxicity notes, physician letters)
  * into a folder, with one JSONL file per task whose gold labels are
- * recoverable from the note text (docs/SYNTH.md lists every file, label and
- * distribution). No model is involved: patients are drawn from our own
+ * recoverable from the note text, and a retrieval set of questions about
+ * each patient's notes with graded relevance judgements (BEIR and TREC
+ * layouts); docs/SYNTH.md lists every file, label and distribution. No model is involved: patients are drawn from our own
  * seeded generator (xoshiro256** seeded through splitmix64; never rand()),
  * and notes are rendered from templates with synonyms, negation,
  * uncertainty, historical findings, per-author styles and typos.
@@ -33,7 +34,7 @@ extern "C" {
 
 /* Version of the generator's templates and distributions; it changes
  * whenever the bytes produced for a given seed change. */
-#define ONC_SYNTH_VERSION "1"
+#define ONC_SYNTH_VERSION "2"
 
 typedef enum onc_synth_difficulty {
     ONC_SYNTH_EASY = 0,   /* canonical terms, no typos, few negated mentions, fixed section order */
@@ -70,6 +71,9 @@ typedef struct onc_synth_stats {
     int64_t notes;
     int64_t notes_by_type[ONC_SYNTH_N_NOTE_TYPES];
     int64_t ct_labels[3];  /* CT reports with label 0, 1, 2 */
+    int64_t queries;       /* retrieval questions (queries.jsonl) */
+    int64_t qrels;         /* non-zero relevance judgements */
+    int64_t qrels_by_grade[3]; /* judgements of grade 1 and 2 ([0] unused) */
     int64_t bytes;         /* bytes written over all files */
 } onc_synth_stats;
 

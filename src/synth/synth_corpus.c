@@ -1,6 +1,7 @@
 /* synth_corpus.c — onc_synth_corpus: streams patients through
  * synth_record_generate and writes notes.jsonl, patients.jsonl, one JSONL
- * per task and manifest.json. Each file goes to "<name>.tmp.<pid>" and is
+ * per task, the retrieval set (BEIR corpus.jsonl, queries.jsonl,
+ * qrels/{train,dev,test}.tsv and TREC qrels.trec) and manifest.json. Each file goes to "<name>.tmp.<pid>" and is
  * renamed when everything succeeded; on failure the temporaries are
  * removed. Memory is constant: one record and one line buffer. */
 #include <errno.h>
@@ -22,11 +23,19 @@ enum {
     F_RT_REGIMEN,
     F_TOXICITY,
     F_LETTERS,
+    F_CORPUS,      /* BEIR corpus: one document per note */
+    F_QUERIES,     /* BEIR queries */
+    F_QRELS_TRAIN, /* BEIR qrels of the train / validation ("dev") / test patients */
+    F_QRELS_DEV,
+    F_QRELS_TEST,
+    F_QRELS_TREC,  /* every judgement, TREC format */
     F_N
 };
 static const char *const file_names[F_N] = {"notes.jsonl",    "patients.jsonl", "ct_classification.jsonl",
                                             "rt_modality.jsonl", "icd10.jsonl", "rt_regimen.jsonl",
-                                            "toxicity.jsonl", "letters.jsonl"};
+                                            "toxicity.jsonl", "letters.jsonl", "corpus.jsonl",
+                                            "queries.jsonl",  "qrels/train.tsv", "qrels/dev.tsv",
+                                            "qrels/test.tsv", "qrels.trec"};
 /* Task names in the manifest (F_CT .. F_LETTERS). */
 static const char *const task_names[F_N] = {NULL, NULL, "ct_classification", "rt_modality", "icd10",
                                            "rt_regimen", "toxicity", "letters"};
@@ -47,6 +56,11 @@ typedef struct corpus_state {
     int64_t *icd_counts; /* [synth_n_icd10] */
     int64_t patients_by_split[3];
     int64_t ct_by_split[3][3];
+    /* retrieval */
+    int64_t queries_per_patient[SYNTH_MAX_QUERIES + 1];
+    int64_t queries_by_category[SYNTH_N_QCATS];
+    int64_t grades_by_category[SYNTH_N_QCATS][3];
+    synth_query queries[SYNTH_MAX_QUERIES];
 } corpus_state;
 
 void onc_synth_params_default(onc_synth_params *p) {
@@ -280,6 +294,61 @@ static onc_status write_patient(corpus_state *st, const synth_record *rec, onc_e
     return ONC_OK;
 }
 
+/* Write a header line (counted in the file's lines and bytes, not in its splits). */
+static onc_status put_header_line(out_file *o, const char *line, onc_error *err) {
+    const size_t n = strlen(line);
+    if (fwrite(line, 1, n, o->f) != n) return onc_error_set(err, ONC_ERR_IO, "%s: write failed: %s", o->tmp, strerror(errno));
+    o->lines++;
+    o->bytes += (int64_t)n;
+    return ONC_OK;
+}
+
+/* The retrieval set of one patient: a BEIR document per note, then the
+ * patient's questions (synth_queries_generate) and their non-zero
+ * judgements, in BEIR qrels (the file of the patient's split) and TREC
+ * format. */
+static onc_status write_retrieval(corpus_state *st, const synth_config *cfg, const synth_record *rec, onc_error *err) {
+    const synth_patient *pt = &rec->pt;
+    synth_buf *b = &st->line;
+    onc_status rc;
+    for (int i = 0; i < rec->n_notes; i++) {
+        const synth_note *n = &rec->notes[i];
+        char date[11];
+        synth_date_iso(n->date, date);
+        synth_buf_printf(b, "{\"_id\":\"%s\",\"title\":\"\",\"text\":", n->id);
+        synth_buf_json_str(b, n->text.p, n->text.len);
+        synth_buf_printf(b, ",\"metadata\":{\"patient\":\"%s\",\"type\":\"%s\",\"date\":\"%s\"}}", pt->id,
+                         onc_synth_note_type_name(n->type), date);
+        if ((rc = emit(st, F_CORPUS, pt->split, err)) != ONC_OK) return rc;
+    }
+    int n_q = 0;
+    synth_queries_generate(cfg, rec, st->queries, &n_q);
+    st->queries_per_patient[n_q]++;
+    const int qrels_file = F_QRELS_TRAIN + pt->split;
+    for (int q = 0; q < n_q; q++) {
+        const synth_query *Q = &st->queries[q];
+        synth_buf_printf(b, "{\"_id\":\"%s\",\"text\":", Q->id);
+        synth_buf_json_str(b, Q->text, strlen(Q->text));
+        synth_buf_printf(b, ",\"metadata\":{\"patient\":\"%s\",\"category\":\"%s\",\"topic\":\"%s\",\"split\":\"%s\"}}",
+                         pt->id, synth_qcat_names[Q->category], Q->topic, synth_split_names[pt->split]);
+        if ((rc = emit(st, F_QUERIES, pt->split, err)) != ONC_OK) return rc;
+        st->stats.queries++;
+        st->queries_by_category[Q->category]++;
+        for (int i = 0; i < rec->n_notes; i++) {
+            const int g = Q->grade[i];
+            if (!g) continue;
+            synth_buf_printf(b, "%s\t%s\t%d", Q->id, rec->notes[i].id, g);
+            if ((rc = emit(st, qrels_file, pt->split, err)) != ONC_OK) return rc;
+            synth_buf_printf(b, "%s 0 %s %d", Q->id, rec->notes[i].id, g);
+            if ((rc = emit(st, F_QRELS_TREC, pt->split, err)) != ONC_OK) return rc;
+            st->stats.qrels++;
+            st->stats.qrels_by_grade[g]++;
+            st->grades_by_category[Q->category][g]++;
+        }
+    }
+    return ONC_OK;
+}
+
 static json_t *split_counts(const int64_t *c) {
     json_t *o = json_object();
     for (int s = 0; s < 3; s++) json_object_set_new(o, synth_split_names[s], json_integer(c[s]));
@@ -311,7 +380,7 @@ static onc_status write_manifest(corpus_state *st, const onc_synth_params *p, co
         json_object_set_new(by_type, onc_synth_note_type_name(t), json_integer(st->stats.notes_by_type[t]));
     json_object_set_new(m, "notes_by_type", by_type);
     json_t *tasks = json_object();
-    for (int f = F_CT; f < F_N; f++) {
+    for (int f = F_CT; f <= F_LETTERS; f++) {
         json_t *t = json_object();
         json_object_set_new(t, "file", json_string(file_names[f]));
         json_object_set_new(t, "examples", json_integer(st->files[f].lines));
@@ -334,6 +403,38 @@ static onc_status write_manifest(corpus_state *st, const onc_synth_params *p, co
         json_object_set_new(tasks, task_names[f], t);
     }
     json_object_set_new(m, "tasks", tasks);
+    json_t *ret = json_object();
+    json_object_set_new(ret, "corpus", json_string(file_names[F_CORPUS]));
+    json_object_set_new(ret, "queries_file", json_string(file_names[F_QUERIES]));
+    json_object_set_new(ret, "qrels", json_pack("{s:s,s:s,s:s}", "train", file_names[F_QRELS_TRAIN], "validation",
+                                                file_names[F_QRELS_DEV], "test", file_names[F_QRELS_TEST]));
+    json_object_set_new(ret, "qrels_trec", json_string(file_names[F_QRELS_TREC]));
+    json_object_set_new(ret, "documents", json_integer(st->files[F_CORPUS].lines));
+    json_object_set_new(ret, "queries", json_integer(st->stats.queries));
+    json_object_set_new(ret, "queries_by_split", split_counts(st->files[F_QUERIES].by_split));
+    json_t *per_patient = json_object();
+    for (int k = 0; k <= SYNTH_MAX_QUERIES; k++)
+        if (st->queries_per_patient[k]) {
+            char key[16];
+            snprintf(key, sizeof key, "%d", k);
+            json_object_set_new(per_patient, key, json_integer(st->queries_per_patient[k]));
+        }
+    json_object_set_new(ret, "queries_per_patient", per_patient);
+    json_t *cats = json_object(), *cat_grades = json_object();
+    for (int c = 0; c < SYNTH_N_QCATS; c++) {
+        json_object_set_new(cats, synth_qcat_names[c], json_integer(st->queries_by_category[c]));
+        json_object_set_new(cat_grades, synth_qcat_names[c], json_pack("{s:I,s:I}", "1", (json_int_t)st->grades_by_category[c][1],
+                                                                       "2", (json_int_t)st->grades_by_category[c][2]));
+    }
+    json_object_set_new(ret, "queries_by_category", cats);
+    json_object_set_new(ret, "judgements", json_integer(st->stats.qrels));
+    json_object_set_new(ret, "judgements_by_split", split_counts(st->files[F_QRELS_TREC].by_split));
+    json_object_set_new(ret, "grades", json_pack("{s:I,s:I}", "1", (json_int_t)st->stats.qrels_by_grade[1], "2",
+                                                 (json_int_t)st->stats.qrels_by_grade[2]));
+    json_object_set_new(ret, "grades_by_category", cat_grades);
+    json_object_set_new(ret, "grade_meaning", json_string("2 the note states the answer; 1 partially relevant (same topic "
+                                                          "without the answer, or an older value); notes not listed: 0"));
+    json_object_set_new(m, "retrieval", ret);
     json_t *files = json_object();
     for (int f = 0; f < F_N; f++) {
         json_t *o = json_object();
@@ -382,10 +483,17 @@ onc_status onc_synth_corpus(const onc_synth_params *p, const char *out_dir, onc_
     }
     st->icd_counts = icd_counts;
     synth_buf_reset(&st->line);
+    char qrels_dir[4096];
+    if (snprintf(qrels_dir, sizeof qrels_dir, "%s/qrels", out_dir) >= (int)sizeof qrels_dir)
+        rc = onc_error_set(err, ONC_ERR_INVALID, "%s: path too long", out_dir);
+    if (rc == ONC_OK) rc = make_dirs(qrels_dir, err);
     for (int f = 0; f < F_N && rc == ONC_OK; f++) rc = open_file(&st->files[f], out_dir, file_names[f], err);
+    for (int f = F_QRELS_TRAIN; f <= F_QRELS_TEST && rc == ONC_OK; f++)
+        rc = put_header_line(&st->files[f], "query-id\tcorpus-id\tscore\n", err);
     for (int64_t i = 0; i < p->n_patients && rc == ONC_OK; i++) {
         rc = synth_record_generate(&cfg, i, rec, err);
         if (rc == ONC_OK) rc = write_patient(st, rec, err);
+        if (rc == ONC_OK) rc = write_retrieval(st, &cfg, rec, err);
         st->stats.patients++;
         if (p->progress) p->progress(p->progress_ctx, i + 1, p->n_patients);
     }

@@ -262,7 +262,7 @@ extern const char *const synth_split_names[3];
 #define SYNTH_MAX_SOURCES 6
 
 typedef struct synth_note {
-    char id[32];
+    char id[48];
     onc_synth_note_type type;
     int32_t date;
     int author;
@@ -275,7 +275,40 @@ typedef struct synth_note {
     int fraction;              /* toxicity: fraction number reached */
     int sources[SYNTH_MAX_SOURCES]; /* letter: indices of the summarised notes */
     int n_sources;
+    /* What the text states, recorded by the renderers as they write it (the
+     * retrieval judgements of synth_queries.c are computed from these, never
+     * from the text). Recording draws no random numbers. */
+    uint32_t facts;            /* SYNTH_FACT_* bits */
+    uint32_t tx_named;         /* bit i: treatment pt->tx[i] is named */
+    int lvi;                   /* pathology: lymphovascular invasion 1 stated present, 0 stated absent, -1 not stated */
 } synth_note;
+
+/* synth_note.facts: what a note states. */
+enum {
+    SYNTH_FACT_DIAGNOSIS = 1u << 0,    /* histology and primary site */
+    SYNTH_FACT_CANCER_NAMED = 1u << 1, /* the cancer named ("breast cancer", "suspicious for pancreatic ...") */
+    SYNTH_FACT_SUBSITE = 1u << 2,      /* location of the primary (subsite, laterality, lobe) */
+    SYNTH_FACT_STAGE = 1u << 3,        /* stage group with cTNM (glioblastoma: "WHO grade 4") */
+    SYNTH_FACT_EXTENT = 1u << 4,       /* imaging extent: metastases present or absent, nodes */
+    SYNTH_FACT_BIOMARKERS = 1u << 5,   /* every tested biomarker with its result */
+    SYNTH_FACT_GRADE = 1u << 6,        /* histologic grade / differentiation, or Gleason score */
+    SYNTH_FACT_TUMOR_SIZE = 1u << 7,   /* measured tumour size */
+    SYNTH_FACT_ICD = 1u << 8,          /* the primary's ICD-10-CM code */
+    SYNTH_FACT_STATUS = 1u << 9,       /* a disease-status statement (assessment or CT impression) */
+    SYNTH_FACT_STATUS_HINT = 1u << 10, /* indirect status (letter: last CT, recommendations) */
+    SYNTH_FACT_LABS = 1u << 11,        /* Hgb, WBC, platelets, creatinine */
+    SYNTH_FACT_MARKER_DX = 1u << 12,   /* tumour marker value at diagnosis */
+    SYNTH_FACT_MARKER_LAST = 1u << 13, /* tumour marker latest value */
+    SYNTH_FACT_MARKER_NAMED = 1u << 14, /* tumour marker named without a value */
+    SYNTH_FACT_ECOG = 1u << 15,
+    SYNTH_FACT_MEDS = 1u << 16,        /* the medication list */
+    SYNTH_FACT_SMOKING = 1u << 17,     /* smoking status (and pack-years) */
+    SYNTH_FACT_SMOKING_ADVICE = 1u << 18, /* smoking cessation advised, status not stated */
+    SYNTH_FACT_TX_HISTORY = 1u << 19,  /* a treatment-history paragraph (possibly "no treatment yet") */
+    SYNTH_FACT_RT_REGIMEN = 1u << 20,  /* radiotherapy dose, fractions and technique */
+    SYNTH_FACT_TOLERANCE = 1u << 21,   /* how a course was tolerated, no symptom named */
+    SYNTH_FACT_METS = 1u << 22,        /* distant metastases stated present or absent in words ("metastatic") */
+};
 
 typedef struct synth_record {
     synth_patient pt;
@@ -289,6 +322,43 @@ typedef struct synth_record {
  * "<patient>-NN". Returns ONC_ERR_NOMEM on allocation failure. */
 onc_status synth_record_generate(const synth_config *cfg, int64_t index, synth_record *rec, onc_error *err);
 void synth_record_free(synth_record *rec);
+
+/* --- retrieval questions (synth_queries.c) ---------------------------------- */
+
+#define SYNTH_MAX_QUERIES 6
+
+typedef enum synth_qcat {
+    QCAT_BIOMARKERS,
+    QCAT_DIAGNOSIS,
+    QCAT_STATUS,
+    QCAT_LABS,
+    QCAT_TUMOR,
+    QCAT_STAGING,
+    QCAT_TREATMENT,
+    QCAT_MEDICATIONS,
+    QCAT_TOXICITIES,
+    QCAT_SOCIAL,
+    SYNTH_N_QCATS
+} synth_qcat;
+
+/* "biomarkers", "current diagnosis", ..., "social history". */
+extern const char *const synth_qcat_names[SYNTH_N_QCATS];
+
+typedef struct synth_query {
+    char id[48];                      /* "<patient>-Q01" */
+    synth_qcat category;
+    char topic[40];                   /* what is asked: "her2", "tox:nausea", "lab:ca19-9_latest", ... */
+    char text[256];
+    uint8_t grade[SYNTH_MAX_NOTES];   /* per note of the record: 0, 1 or 2 */
+} synth_query;
+
+/* Draw 3-6 questions about rec's notes, each with a distinct category and at
+ * least one grade-2 note, into out[0..*n_out). The judgements come from the
+ * notes' recorded facts and the patient's structured truth. Uses its own RNG
+ * stream of (cfg->seed, patient index): the notes' bytes do not depend on it.
+ * Pure function of (cfg, rec); no allocation. */
+void synth_queries_generate(const synth_config *cfg, const synth_record *rec, synth_query out[SYNTH_MAX_QUERIES],
+                            int *n_out);
 
 /* Note renderers (synth_notes_*.c). Each appends the full text of note n
  * for patient pt to n->text and fills n's ground truth. */

@@ -98,15 +98,20 @@ static void put_diagnosis_sentence(synth_buf *b, const synth_config *cfg, const 
     synth_buf_puts(b, ".");
 }
 
-/* Treatment history as of `date`: completed courses in the past tense, ongoing ones as current. */
-static void put_treatment_history(synth_buf *b, const synth_patient *pt, const synth_author *a, int32_t date) {
+/* Treatment history as of `date`: completed courses in the past tense, ongoing ones as current.
+ * Records in n which treatments were named (and whether an RT regimen was). */
+static void put_treatment_history(synth_buf *b, const synth_patient *pt, const synth_author *a, int32_t date,
+                                  synth_note *n) {
     int said = 0;
+    n->facts |= SYNTH_FACT_TX_HISTORY;
     for (int i = 0; i < pt->n_tx; i++) {
         const synth_treatment *t = &pt->tx[i];
         if (t->start > date) continue;
         char s[24], e[24];
         synth_date_text(t->start, a->date_style, s);
         synth_date_text(t->end, a->date_style, e);
+        n->tx_named |= 1u << i;
+        if (t->kind == TX_RT) n->facts |= SYNTH_FACT_RT_REGIMEN;
         if (t->kind == TX_SURGERY) synth_buf_printf(b, " %s %s on %s.", a->abbreviates ? "S/p" : "Status post", t->name, s);
         else if (t->kind == TX_RT && t->end < date)
             synth_buf_printf(b, " Completed radiotherapy (%s, %.4g Gy in %d fractions) from %s to %s.", t->name,
@@ -149,7 +154,8 @@ void synth_render_progress(const synth_config *cfg, const synth_patient *pt, syn
         case S_HPI:
             synth_put_header(b, a, "HISTORY OF PRESENT ILLNESS", a->abbreviates ? "HPI" : "History of present illness");
             put_diagnosis_sentence(b, cfg, pt, r, a);
-            put_treatment_history(b, pt, a, n->date);
+            n->facts |= SYNTH_FACT_DIAGNOSIS | SYNTH_FACT_SUBSITE | SYNTH_FACT_STAGE | SYNTH_FACT_BIOMARKERS;
+            put_treatment_history(b, pt, a, n->date, n);
             if (synth_rng_chance(r, cfg->negation_rate))
                 synth_buf_puts(b, SYNTH_PICK(r, ((const char *const[]){" Denies fevers, chills or night sweats.",
                                                                       " No new bone pain.",
@@ -160,17 +166,24 @@ void synth_render_progress(const synth_config *cfg, const synth_patient *pt, syn
             break;
         case S_SOCIAL:
             synth_put_header(b, a, "SOCIAL HISTORY", "Social history");
+            n->facts |= SYNTH_FACT_SMOKING;
             if (pt->smoking == 0) synth_buf_puts(b, a->abbreviates ? "Never smoker." : "Never smoked tobacco.");
             else if (pt->smoking == 1) synth_buf_printf(b, "Former smoker, %d pack-years.", pt->pack_years);
             else synth_buf_printf(b, "Current smoker, %d pack-years; cessation counselling provided.", pt->pack_years);
             break;
         case S_MEDS:
             synth_put_header(b, a, "MEDICATIONS", "Medications");
+            n->facts |= SYNTH_FACT_MEDS;
             for (int i = 0; i < pt->n_meds; i++) synth_buf_printf(b, "%s- %s", i ? "\n" : "", pt->meds[i]);
-            if (on_treatment && cur->kind != TX_SURGERY && cur->kind != TX_RT) synth_buf_printf(b, "\n- %s (oncologic therapy)", cur->name);
+            if (on_treatment && cur->kind != TX_SURGERY && cur->kind != TX_RT) {
+                synth_buf_printf(b, "\n- %s (oncologic therapy)", cur->name);
+                n->tx_named |= 1u << (cur - pt->tx);
+            }
             break;
         case S_LABS:
             synth_put_header(b, a, "LABORATORY DATA", "Labs");
+            n->facts |= SYNTH_FACT_LABS | SYNTH_FACT_ECOG;
+            if (pt->marker_name) n->facts |= SYNTH_FACT_MARKER_DX | (n->visit == 1 ? 0u : SYNTH_FACT_MARKER_LAST);
             synth_buf_printf(b, "Hgb %.1f g/dL, WBC %.1f K/uL, Plt %.0f K/uL, Cr %.2f mg/dL.", pt->hgb, pt->wbc, pt->plt,
                              pt->creat);
             if (pt->marker_name)
@@ -180,11 +193,15 @@ void synth_render_progress(const synth_config *cfg, const synth_patient *pt, syn
             break;
         default: {
             synth_put_header(b, a, "ASSESSMENT AND PLAN", a->abbreviates ? "A/P" : "Assessment and plan");
+            n->facts |= SYNTH_FACT_CANCER_NAMED | SYNTH_FACT_STAGE | SYNTH_FACT_STATUS;
             synth_buf_printf(b, "%s, ", synth_site_phrase(pt, r, cfg));
             synth_put_stage(b, pt);
             if (n->visit == 1) synth_buf_puts(b, ". Newly diagnosed; treatment plan discussed at tumor board.");
             else if (progressed) synth_buf_puts(b, ". Imaging shows disease progression; will change systemic therapy.");
-            else if (on_treatment) synth_buf_printf(b, ". On %s, tolerating treatment; continue as planned.", cur->name);
+            else if (on_treatment) {
+                synth_buf_printf(b, ". On %s, tolerating treatment; continue as planned.", cur->name);
+                n->tx_named |= 1u << (cur - pt->tx);
+            }
             else synth_buf_puts(b, pt->stage == 4 ? ". Stable disease on surveillance imaging."
                                                   : ". No evidence of disease; continue surveillance.");
             synth_buf_printf(b, "\nReturn to clinic in %d weeks with labs%s.", SYNTH_PICK(r, ((const int[]){2, 3, 4, 6, 12})),
@@ -212,6 +229,8 @@ void synth_render_pathology(const synth_config *cfg, const synth_patient *pt, sy
                      (unsigned)(synth_rng_below(r, 90000) + 10000), date);
     synth_buf_printf(b, "\nSPECIMEN:\n%s, %s.\n", pt->subsite, procedure[pt->site]);
     synth_buf_printf(b, "\nFINAL DIAGNOSIS:\n%s, %s:\n- %s", pt->subsite, procedure[pt->site], pt->histology);
+    n->facts |= SYNTH_FACT_DIAGNOSIS | SYNTH_FACT_SUBSITE | SYNTH_FACT_BIOMARKERS;
+    if (pt->site == SITE_PROSTATE || (pt->site != SITE_BRAIN && pt->stage != 0)) n->facts |= SYNTH_FACT_GRADE;
     if (pt->site == SITE_PROSTATE)
         synth_buf_printf(b, ", Gleason score %d+%d=%d", pt->bio.gleason_primary, pt->bio.gleason_secondary,
                          pt->bio.gleason_primary + pt->bio.gleason_secondary);
@@ -220,11 +239,12 @@ void synth_render_pathology(const synth_config *cfg, const synth_patient *pt, sy
                                                           "moderately differentiated (grade 2)",
                                                           "poorly differentiated (grade 3)"}[pt->grade]);
     synth_buf_puts(b, ".\n");
-    if (pt->stage != 0 && pt->site != SITE_BRAIN)
-        synth_buf_puts(b, synth_rng_chance(r, 0.4) ? "- Lymphovascular invasion: present.\n"
-                                                   : (synth_rng_chance(r, cfg->negation_rate)
-                                                          ? "- No lymphovascular invasion identified.\n"
-                                                          : ""));
+    if (pt->stage != 0 && pt->site != SITE_BRAIN) {
+        /* Same draws as "0.4 ? present : (negation_rate ? absent : nothing)". */
+        if (synth_rng_chance(r, 0.4)) synth_buf_puts(b, "- Lymphovascular invasion: present.\n"), n->lvi = 1;
+        else if (synth_rng_chance(r, cfg->negation_rate))
+            synth_buf_puts(b, "- No lymphovascular invasion identified.\n"), n->lvi = 0;
+    }
     synth_buf_puts(b, "\nBIOMARKERS / ANCILLARY STUDIES:\n");
     synth_put_biomarkers(b, pt);
     synth_buf_puts(b, ".\n");
@@ -246,8 +266,10 @@ void synth_render_letter(const synth_config *cfg, const synth_patient *pt, synth
     synth_put_stage(b, pt);
     synth_buf_printf(b, " %s of the %s (ICD-10-CM %s, %s). ", pt->histology, pt->subsite, pt->icd->code, pt->icd->description);
     synth_put_biomarkers(b, pt);
+    n->facts |= SYNTH_FACT_DIAGNOSIS | SYNTH_FACT_CANCER_NAMED | SYNTH_FACT_SUBSITE | SYNTH_FACT_STAGE | SYNTH_FACT_ICD |
+                SYNTH_FACT_BIOMARKERS | SYNTH_FACT_STATUS_HINT;
     synth_buf_puts(b, ".\n\nTreatment history:");
-    put_treatment_history(b, pt, a, n->date);
+    put_treatment_history(b, pt, a, n->date, n);
     int last_ct = -1;
     for (int i = 0; i < n->n_sources; i++)
         if (notes[n->sources[i]].type == ONC_NOTE_CT) last_ct = n->sources[i];
@@ -261,9 +283,14 @@ void synth_render_letter(const synth_config *cfg, const synth_patient *pt, synth
     }
     const synth_treatment *cur = synth_tx_before(pt, -1, n->date);
     synth_buf_puts(b, "\n\nRecommendations: ");
-    if (cur && cur->end >= n->date) synth_buf_printf(b, "continue %s; ", cur->name);
+    if (cur && cur->end >= n->date) synth_buf_printf(b, "continue %s; ", cur->name), n->tx_named |= 1u << (cur - pt->tx);
     synth_buf_puts(b, pt->stage == 4 ? "supportive care and symptom management; " : "surveillance per guidelines; ");
-    synth_buf_puts(b, synth_rng_chance(r, 0.5) ? "smoking cessation and exercise encouraged.\n" : "labs before each visit.\n");
+    if (synth_rng_chance(r, 0.5)) {
+        synth_buf_puts(b, "smoking cessation and exercise encouraged.\n");
+        n->facts |= SYNTH_FACT_SMOKING_ADVICE;
+    } else {
+        synth_buf_puts(b, "labs before each visit.\n");
+    }
     synth_buf_printf(b, "\nPlanned schedule: clinic visit in %d weeks, restaging CT in %d months.\n",
                      SYNTH_PICK(r, ((const int[]){2, 4, 6, 8})), SYNTH_PICK(r, ((const int[]){2, 3, 6})));
     synth_buf_printf(b, "\nSincerely,\n%s\n", a->name);

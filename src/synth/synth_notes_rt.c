@@ -26,11 +26,15 @@ static void capitalise_first(synth_buf *b, size_t at) {
 }
 
 
-static void ct_label2(const synth_config *cfg, const synth_patient *pt, synth_rng *r, synth_buf *b, double size_cm) {
-    synth_buf_printf(b, "CLINICAL INDICATION:\n%s\n",
-                     SYNTH_PICK(r, ((const char *const[]){"Epigastric pain radiating to the back and weight loss.",
-                                                         "Painless jaundice.", "Elevated CA 19-9, evaluate for pancreatic mass.",
-                                                         "New-onset diabetes and weight loss."})));
+static void ct_label2(const synth_config *cfg, const synth_patient *pt, synth_rng *r, synth_buf *b, synth_note *n,
+                      double size_cm) {
+    static const char *const indication[] = {"Epigastric pain radiating to the back and weight loss.", "Painless jaundice.",
+                                             "Elevated CA 19-9, evaluate for pancreatic mass.",
+                                             "New-onset diabetes and weight loss."};
+    const uint32_t k = synth_rng_below(r, SYNTH_COUNT(indication));
+    synth_buf_printf(b, "CLINICAL INDICATION:\n%s\n", indication[k]);
+    n->facts |= SYNTH_FACT_SUBSITE | SYNTH_FACT_TUMOR_SIZE | SYNTH_FACT_EXTENT | SYNTH_FACT_STATUS | SYNTH_FACT_CANCER_NAMED |
+                (k == 2 ? SYNTH_FACT_MARKER_NAMED : 0u) | (pt->m ? SYNTH_FACT_METS : 0u);
     synth_buf_puts(b, "\nCOMPARISON:\nNone.\n\nFINDINGS:\n");
     synth_buf_printf(b, "Pancreas: There is a %.1f x %.1f cm ill-defined hypoattenuating mass in the %s", size_cm,
                      size_cm * 0.8, pt->subsite);
@@ -53,16 +57,28 @@ static void ct_label2(const synth_config *cfg, const synth_patient *pt, synth_rn
     synth_buf_puts(b, "Recommend tissue sampling and multidisciplinary review.\n");
 }
 
-static void ct_label1(const synth_config *cfg, const synth_patient *pt, synth_rng *r, synth_buf *b, const synth_note *n,
+static void ct_label1(const synth_config *cfg, const synth_patient *pt, synth_rng *r, synth_buf *b, synth_note *n,
                       double size_cm) {
     const synth_treatment *surgery = synth_tx_before(pt, TX_SURGERY, n->date);
     const synth_treatment *chemo = synth_tx_before(pt, TX_CHEMO, n->date);
     const synth_treatment *rt = synth_tx_before(pt, TX_RT, n->date);
+    n->facts |= SYNTH_FACT_CANCER_NAMED | SYNTH_FACT_EXTENT | SYNTH_FACT_STATUS |
+                (surgery ? 0u : SYNTH_FACT_SUBSITE | SYNTH_FACT_TUMOR_SIZE);
+    /* "Hepatic metastases are again seen" / "without evidence of ... metastatic disease" (set below) */
+    if (pt->m) n->facts |= SYNTH_FACT_METS;
     synth_buf_puts(b, "CLINICAL INDICATION:\nPancreatic adenocarcinoma, ");
-    if (surgery) synth_buf_printf(b, "%s %s", synth_rng_chance(r, cfg->synonym_rate) ? "s/p" : "status post", surgery->name);
-    else if (rt && rt->end < n->date) synth_buf_printf(b, "after chemotherapy and %s radiotherapy", rt->name);
-    else if (chemo) synth_buf_printf(b, "on %s", chemo->name);
-    else synth_buf_puts(b, "on chemotherapy");
+    if (surgery) {
+        synth_buf_printf(b, "%s %s", synth_rng_chance(r, cfg->synonym_rate) ? "s/p" : "status post", surgery->name);
+        n->tx_named |= 1u << (surgery - pt->tx);
+    } else if (rt && rt->end < n->date) {
+        synth_buf_printf(b, "after chemotherapy and %s radiotherapy", rt->name);
+        n->tx_named |= 1u << (rt - pt->tx);
+    } else if (chemo) {
+        synth_buf_printf(b, "on %s", chemo->name);
+        n->tx_named |= 1u << (chemo - pt->tx);
+    } else {
+        synth_buf_puts(b, "on chemotherapy");
+    }
     synth_buf_puts(b, ". Restaging.\n\nCOMPARISON:\nPrior CT.\n\nFINDINGS:\n");
     const bool recurrence = pt->stage >= 3 && ((pt->index + n->visit) % 2 == 0);
     if (surgery) {
@@ -77,15 +93,18 @@ static void ct_label1(const synth_config *cfg, const synth_patient *pt, synth_rn
     }
     synth_buf_puts(b, pt->m ? "Liver: Hepatic metastases are again seen.\n" : "Liver: No focal lesion.\n");
     synth_buf_puts(b, "\nIMPRESSION:\n");
-    if (surgery && !recurrence)
+    if (surgery && !recurrence) {
         synth_buf_printf(b, "1. Status post %s without evidence of local recurrence or metastatic disease.\n", surgery->name);
+        n->facts |= SYNTH_FACT_METS;
+    }
     else if (surgery) synth_buf_puts(b, "1. Findings concerning for local recurrence in the post-surgical bed.\n");
     else if (recurrence) synth_buf_puts(b, "1. Interval growth of the pancreatic mass on therapy, consistent with progression.\n");
     else synth_buf_puts(b, "1. Interval decrease in size of the pancreatic mass, consistent with treatment response.\n");
 }
 
-static void ct_label0(const synth_config *cfg, const synth_patient *pt, synth_rng *r, synth_buf *b, const synth_note *n) {
+static void ct_label0(const synth_config *cfg, const synth_patient *pt, synth_rng *r, synth_buf *b, synth_note *n) {
     const bool treated = n->date > pt->first_tx_date;
+    n->facts |= SYNTH_FACT_CANCER_NAMED | SYNTH_FACT_EXTENT | SYNTH_FACT_STATUS | SYNTH_FACT_METS; /* impression line 1 */
     synth_buf_puts(b, "CLINICAL INDICATION:\n");
     const size_t at = b->len;
     synth_buf_printf(b, "%s, %s.\n", synth_site_phrase(pt, r, cfg), treated ? "restaging" : "staging");
@@ -124,7 +143,7 @@ void synth_render_ct(const synth_config *cfg, const synth_patient *pt, synth_rng
     synth_buf_printf(b, "EXAM: %s\nDATE: %s\n\n", title, date);
     /* Tumour size at diagnosis is a pure function of the patient, so later reports can compare. */
     const double size_cm = 1.5 + (double)((pt->index * 37 + 11) % 40) / 10.0;
-    if (n->ct_label == 2) ct_label2(cfg, pt, r, b, size_cm);
+    if (n->ct_label == 2) ct_label2(cfg, pt, r, b, n, size_cm);
     else if (n->ct_label == 1) ct_label1(cfg, pt, r, b, n, size_cm);
     else ct_label0(cfg, pt, r, b, n);
     synth_buf_printf(b, "\nElectronically signed by %s, radiology.\n",
@@ -165,8 +184,14 @@ void synth_render_rt_summary(const synth_config *cfg, const synth_patient *pt, s
                      pt->first_name, pt->last_name, pt->age, pt->male ? "man" : "woman", a->name, s, e);
     synth_put_header(b, a, "DIAGNOSIS", "Diagnosis");
     put_rt_diagnosis(b, pt, r, cfg);
+    n->facts |= SYNTH_FACT_RT_REGIMEN | SYNTH_FACT_TOLERANCE |
+                (g->palliative ? SYNTH_FACT_CANCER_NAMED | SYNTH_FACT_EXTENT | SYNTH_FACT_METS
+                               : SYNTH_FACT_DIAGNOSIS | SYNTH_FACT_SUBSITE | SYNTH_FACT_STAGE);
+    for (int i = 0; i < pt->n_tx; i++)
+        if (pt->tx[i].kind == TX_RT) n->tx_named |= 1u << i;
     const bool show_code = cfg->difficulty == ONC_SYNTH_EASY || (cfg->difficulty == ONC_SYNTH_MEDIUM && synth_rng_chance(r, 0.3));
     if (show_code) synth_buf_printf(b, " (ICD-10-CM %s)", pt->rt_icd->code);
+    if (show_code && !g->palliative) n->facts |= SYNTH_FACT_ICD;
     synth_buf_puts(b, ".\n");
     synth_put_header(b, a, "TREATMENT", "Treatment delivered");
     const double per_fx = g->dose_gy / g->fractions;
@@ -183,6 +208,7 @@ void synth_render_rt_summary(const synth_config *cfg, const synth_patient *pt, s
     if (pt->rt_concurrent_chemo) {
         const synth_treatment *c = synth_tx_before(pt, TX_CHEMO, pt->rt_end);
         synth_buf_printf(b, "Concurrent systemic therapy: %s.\n", c ? c->name : "chemotherapy");
+        if (c) n->tx_named |= 1u << (c - pt->tx);
     }
     synth_put_header(b, a, "COURSE", "Course and tolerance");
     synth_buf_puts(b, SYNTH_PICK(r, ((const char *const[]){"Completed as planned without treatment breaks.",
@@ -236,6 +262,9 @@ void synth_render_toxicity(const synth_config *cfg, const synth_patient *pt, syn
     }
     n->tox_present = present;
     n->tox_negated = negated | historical;
+    n->facts |= SYNTH_FACT_RT_REGIMEN; /* "fraction k of N (x of y Gy)" and the technique */
+    for (int i = 0; i < pt->n_tx; i++)
+        if (pt->tx[i].kind == TX_RT) n->tx_named |= 1u << i;
     synth_buf_printf(b, "%s\nDate: %s\nProvider: %s\n",
                      a->caps_headers ? "RADIATION ONCOLOGY ON-TREATMENT VISIT" : "Weekly on-treatment management note", date,
                      a->name);

@@ -18,6 +18,7 @@ static synth_note *plan(synth_record *rec, onc_synth_note_type type, int32_t dat
     n->date = date;
     n->author = author;
     n->ct_label = -1;
+    n->lvi = -1;
     return n;
 }
 

@@ -5,7 +5,11 @@ seed (different notes), then validates the files independently of the C code:
 every line parses; task lines carry id/input/label-or-target/split; no patient
 is in two splits; manifest counts equal the files; CT label shares are near
 70/20/10 %; toxicity labels agree with positive vs negated mentions; letters
-cite notes of the same patient. Exit 77 (skip) when ONCOLM_BIN is unset.
+cite notes of the same patient; the retrieval set (BEIR corpus/queries/qrels
+per split, TREC qrels) parses, BEIR and TREC agree, every query has a grade-2
+note of its own patient, the grade-2 notes of biomarker and symptom questions
+name the biomarker / mention the symptom positively. Exit 77 (skip) when
+ONCOLM_BIN is unset.
 """
 import json
 import os
@@ -18,6 +22,13 @@ TMP = os.environ.get("ONCOLM_TMP", "/tmp")
 FILES = ["notes.jsonl", "patients.jsonl", "ct_classification.jsonl", "rt_modality.jsonl", "icd10.jsonl",
          "rt_regimen.jsonl", "toxicity.jsonl", "letters.jsonl"]
 TASKS = FILES[2:]
+RETRIEVAL = ["corpus.jsonl", "queries.jsonl", "qrels/train.tsv", "qrels/dev.tsv", "qrels/test.tsv", "qrels.trec"]
+CATEGORIES = {"biomarkers", "current diagnosis", "disease status", "laboratory results", "tumor characteristics",
+              "tumor staging", "treatment", "medications", "toxicities", "social history"}
+# question word -> what a grade-2 note must contain
+BIOMARKERS = [(r"HER2|ERBB2", "HER2"), (r"\bER\b|(?i:estrogen)", "ER "), (r"\bPR\b|PgR|(?i:progesterone)", "PR "),
+              (r"EGFR", "EGFR"), (r"ALK", "ALK"), (r"KRAS", "KRAS"), (r"MSI|(?i:microsatellite)", "MSI|microsatellite"),
+              (r"PD-L1", "PD-L1"), (r"p16", "p16")]
 NEGATION = re.compile(r"denies|\bno |negative for|without|resolved|\bnot ", re.I)
 SYMPTOMS = {
     "fatigue": ["fatigue", "tiredness", "low energy", "worn out"],
@@ -57,6 +68,61 @@ def symptoms_in_text(text):
     return found
 
 
+def check_retrieval(d, manifest, notes, split_of):
+    docs = {r["_id"]: r for r in lines(os.path.join(d, "corpus.jsonl"))}
+    assert set(docs) == set(notes)
+    for i, r in docs.items():
+        assert r["text"] == notes[i]["text"] and r["title"] == ""
+        assert r["metadata"] == {"patient": notes[i]["patient"], "type": notes[i]["type"], "date": notes[i]["date"]}
+    queries = {r["_id"]: r for r in lines(os.path.join(d, "queries.jsonl"))}
+    per_patient = {}
+    for q in queries.values():
+        m = q["metadata"]
+        assert m["category"] in CATEGORIES and m["split"] == split_of[m["patient"]], q
+        per_patient.setdefault(m["patient"], []).append(m["category"])
+    assert set(per_patient) == set(split_of)
+    assert all(3 <= len(c) <= 6 and len(set(c)) == len(c) for c in per_patient.values())
+    assert {c for cs in per_patient.values() for c in cs} == CATEGORIES
+    beir = {}
+    for split, name in (("train", "train"), ("validation", "dev"), ("test", "test")):
+        with open(os.path.join(d, "qrels", name + ".tsv"), encoding="utf-8") as f:
+            rows = f.read().splitlines()
+        assert rows[0] == "query-id\tcorpus-id\tscore"
+        for row in rows[1:]:
+            qid, did, score = row.split("\t")
+            assert queries[qid]["metadata"]["split"] == split and (qid, did) not in beir
+            beir[(qid, did)] = int(score)
+    trec = {}
+    with open(os.path.join(d, "qrels.trec"), encoding="utf-8") as f:
+        for row in f:
+            qid, zero, did, grade = row.split()
+            assert zero == "0" and (qid, did) not in trec
+            trec[(qid, did)] = int(grade)
+    assert beir == trec
+    assert manifest["retrieval"]["judgements"] == len(trec) and manifest["retrieval"]["queries"] == len(queries)
+    twos = {}
+    for (qid, did), g in trec.items():
+        assert g in (1, 2) and docs[did]["metadata"]["patient"] == queries[qid]["metadata"]["patient"]
+        if g == 2:
+            twos.setdefault(qid, []).append(did)
+    assert set(twos) == set(queries), "a query without a grade-2 note"
+    for qid, dids in twos.items():
+        q = queries[qid]
+        cat = q["metadata"]["category"]
+        for did in dids:
+            text = docs[did]["text"]
+            if cat == "biomarkers":
+                need = next(n for pat, n in BIOMARKERS if re.search(pat, q["text"]))
+                assert any(n in text for n in need.split("|")), (q, did)
+            elif cat == "toxicities":
+                found = symptoms_in_text(text)
+                named = [k for k, words in SYMPTOMS.items() if any(w in q["text"].lower() for w in words)]
+                assert (found[named[0]] if named else any(found.values())), (q, did)
+            elif cat == "social history":
+                assert "smok" in text.lower(), (q, did)
+    return len(queries), len(trec)
+
+
 def main():
     if not BIN:
         print("ONCOLM_BIN not set; skipping")
@@ -65,7 +131,7 @@ def main():
     run(a, 42, extra=("--typo-rate", "0"))
     run(b, 42, extra=("--typo-rate", "0"))
     run(c, 43, extra=("--typo-rate", "0"))
-    for name in FILES + ["manifest.json"]:
+    for name in FILES + RETRIEVAL + ["manifest.json"]:
         with open(os.path.join(a, name), "rb") as fa, open(os.path.join(b, name), "rb") as fb:
             assert fa.read() == fb.read(), f"{name}: same seed, different bytes"
     with open(os.path.join(a, "notes.jsonl"), "rb") as fa, open(os.path.join(c, "notes.jsonl"), "rb") as fc:
@@ -102,7 +168,9 @@ def main():
             assert notes[sid]["patient"] == r["patient"] and notes[sid]["date"] <= notes[r["id"]]["date"]
     for r in data["icd10.jsonl"]:
         assert re.fullmatch(r"[CD]\d\d(\.\d{1,4})?", r["label"]), r["label"]
-    print(f"ok: {len(notes)} notes, CT shares {[round(s, 3) for s in shares]}")
+    n_queries, n_judgements = check_retrieval(a, manifest, notes, split_of)
+    print(f"ok: {len(notes)} notes, CT shares {[round(s, 3) for s in shares]}, {n_queries} queries, "
+          f"{n_judgements} judgements")
     return 0
 
 
