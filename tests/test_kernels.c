@@ -513,6 +513,23 @@ static void test_backend_elementwise(void **state) {
         const double sc = 1 / sqrt(var / C + 1e-5);
         for (int64_t i = 0; i < C; i++) assert_true(fabs(o[r * C + i] - (a[r * C + i] - mean) * sc) <= 1e-5);
     }
+    /* fused gain and bias: the same values as layer_norm, mul, add */
+    {
+        float *g = malloc((size_t)C * 4), *bb = malloc((size_t)C * 4), *o2 = malloc((size_t)(C * R) * 4);
+        fill(g, C, 2.0f);
+        fill(bb, C, 1.0f);
+        onc_tensor G, BB, O2;
+        onc_tensor_init(&G, ONC_TYPE_F32, 1, (int64_t[]){C}, g, NULL, "g");
+        onc_tensor_init(&BB, ONC_TYPE_F32, 1, (int64_t[]){C}, bb, NULL, "bb");
+        onc_tensor_init(&O2, ONC_TYPE_F32, 2, (int64_t[]){C, R}, o2, NULL, "o2");
+        assert_int_equal(onc_backend_layer_norm(be, &O, &A, 1e-5f, &err), ONC_OK);
+        assert_int_equal(onc_backend_mul(be, &O, &O, &G, &err), ONC_OK);
+        assert_int_equal(onc_backend_add(be, &O, &O, &BB, &err), ONC_OK);
+        assert_int_equal(onc_backend_layer_norm_affine(be, &O2, &A, &G, &BB, 1e-5f, &err), ONC_OK);
+        for (int64_t i = 0; i < C * R; i++) assert_true(fabs(o2[i] - o[i]) <= 1e-6 * (1 + fabs(o[i])));
+        assert_int_equal(onc_backend_layer_norm_affine(be, &O2, &A, &A, &BB, 1e-5f, &err), ONC_ERR_INVALID);
+        free(g), free(bb), free(o2);
+    }
     a[0] = -INFINITY;
     assert_int_equal(onc_backend_softmax(be, &O, &A, 0.5f, &err), ONC_OK);
     for (int64_t r = 0; r < R; r++) {

@@ -153,6 +153,9 @@ onc_status onc_backend_tanh(onc_backend *be, onc_tensor *dst, const onc_tensor *
 onc_status onc_backend_rms_norm(onc_backend *be, onc_tensor *dst, const onc_tensor *a, float eps, onc_error *err);
 onc_status onc_backend_layer_norm(onc_backend *be, onc_tensor *dst, const onc_tensor *a, float eps,
                                   onc_error *err);
+/* dst = layer_norm(a) * w + b in one pass; w and b F32 {ne0} (one row). */
+onc_status onc_backend_layer_norm_affine(onc_backend *be, onc_tensor *dst, const onc_tensor *a, const onc_tensor *w,
+                                         const onc_tensor *b, float eps, onc_error *err);
 /* Per row: softmax(a * scale) over ne[0]; -inf entries give 0 (rows all
  * -inf give all 0). dst may alias a. */
 onc_status onc_backend_softmax(onc_backend *be, onc_tensor *dst, const onc_tensor *a, float scale,

@@ -218,13 +218,27 @@ onc_status onc_backend_tanh(onc_backend *be, onc_tensor *dst, const onc_tensor *
 
 onc_status onc_backend_rms_norm(onc_backend *be, onc_tensor *dst, const onc_tensor *a, float eps, onc_error *err) {
     onc_status st = unary_check("rms_norm", dst, a, err);
-    return st ? st : be->iface.norm(be, ONC_NORM_RMS, dst, a, eps, err);
+    return st ? st : be->iface.norm(be, ONC_NORM_RMS, dst, a, NULL, NULL, eps, err);
 }
 
 onc_status onc_backend_layer_norm(onc_backend *be, onc_tensor *dst, const onc_tensor *a, float eps,
                                   onc_error *err) {
     onc_status st = unary_check("layer_norm", dst, a, err);
-    return st ? st : be->iface.norm(be, ONC_NORM_LAYER, dst, a, eps, err);
+    return st ? st : be->iface.norm(be, ONC_NORM_LAYER, dst, a, NULL, NULL, eps, err);
+}
+
+onc_status onc_backend_layer_norm_affine(onc_backend *be, onc_tensor *dst, const onc_tensor *a, const onc_tensor *w,
+                                         const onc_tensor *b, float eps, onc_error *err) {
+    onc_status st = unary_check("layer_norm", dst, a, err);
+    if (st) return st;
+    for (int k = 0; k < 2; k++) {
+        const onc_tensor *v = k ? b : w;
+        if ((st = need_f32(v, "layer_norm", err))) return st;
+        if (v->ne[0] != a->ne[0] || onc_tensor_nrows(v) != 1)
+            return onc_error_set(err, ONC_ERR_INVALID, "layer_norm: '%s' is not one row of %lld", v->name,
+                                 (long long)a->ne[0]);
+    }
+    return be->iface.norm(be, ONC_NORM_LAYER, dst, a, w, b, eps, err);
 }
 
 onc_status onc_backend_softmax(onc_backend *be, onc_tensor *dst, const onc_tensor *a, float scale,

@@ -100,6 +100,7 @@ typedef struct rows_task {
     int kind; /* 0 get_rows, 1 unary, 2 binary, 3 norm, 4 softmax */
     int op;
     float p;
+    const onc_tensor *c; /* norm: bias (b holds the gain) */
 } rows_task;
 
 static void do_unary(onc_unary_op op, float *y, const float *x, int64_t n, float p) {
@@ -127,7 +128,7 @@ static void do_unary(onc_unary_op op, float *y, const float *x, int64_t n, float
     }
 }
 
-static void do_norm(onc_norm_op op, float *y, const float *x, int64_t n, float eps) {
+static void do_norm(onc_norm_op op, float *y, const float *x, int64_t n, float eps, const float *w, const float *bias) {
     double mean = 0;
     if (op == ONC_NORM_LAYER) {
         for (int64_t i = 0; i < n; i++) mean += x[i];
@@ -136,7 +137,12 @@ static void do_norm(onc_norm_op op, float *y, const float *x, int64_t n, float e
     double ss = 0;
     for (int64_t i = 0; i < n; i++) ss += ((double)x[i] - mean) * ((double)x[i] - mean);
     const float sc = (float)(1.0 / sqrt(ss / (double)n + eps));
-    for (int64_t i = 0; i < n; i++) y[i] = (float)(x[i] - mean) * sc;
+    if (w && bias)
+        for (int64_t i = 0; i < n; i++) y[i] = (float)(x[i] - mean) * sc * w[i] + bias[i];
+    else if (w)
+        for (int64_t i = 0; i < n; i++) y[i] = (float)(x[i] - mean) * sc * w[i];
+    else
+        for (int64_t i = 0; i < n; i++) y[i] = (float)(x[i] - mean) * sc;
 }
 
 static void do_softmax(float *y, const float *x, int64_t n, float scale) {
@@ -175,7 +181,10 @@ static void rows_run(void *ctx, int ith, int nth) {
                 for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i];
             break;
         }
-        case 3: do_norm((onc_norm_op)t->op, y, (const float *)row_ptr(t->a, r), n, t->p); break;
+        case 3:
+            do_norm((onc_norm_op)t->op, y, (const float *)row_ptr(t->a, r), n, t->p,
+                    t->b ? (const float *)t->b->data : NULL, t->c ? (const float *)t->c->data : NULL);
+            break;
         case 4: do_softmax(y, (const float *)row_ptr(t->a, r), n, t->p); break;
         }
     }
@@ -188,30 +197,30 @@ static onc_status run_rows(onc_backend *be, rows_task *t) {
 
 static onc_status cpu_get_rows(onc_backend *be, onc_tensor *dst, const onc_tensor *emb, const int32_t *ids, int64_t n,
                                onc_error *err) {
-    rows_task t = {dst, emb, NULL, ids, 0, 0, 0};
+    rows_task t = {dst, emb, NULL, ids, 0, 0, 0, NULL};
     return run_rows(be, &t);
 }
 
 static onc_status cpu_unary(onc_backend *be, onc_unary_op op, onc_tensor *dst, const onc_tensor *a, float p,
                             onc_error *err) {
-    rows_task t = {dst, a, NULL, NULL, 1, op, p};
+    rows_task t = {dst, a, NULL, NULL, 1, op, p, NULL};
     return run_rows(be, &t);
 }
 
 static onc_status cpu_binary(onc_backend *be, onc_binary_op op, onc_tensor *dst, const onc_tensor *a,
                              const onc_tensor *b, onc_error *err) {
-    rows_task t = {dst, a, b, NULL, 2, op, 0};
+    rows_task t = {dst, a, b, NULL, 2, op, 0, NULL};
     return run_rows(be, &t);
 }
 
-static onc_status cpu_norm(onc_backend *be, onc_norm_op op, onc_tensor *dst, const onc_tensor *a, float eps,
-                           onc_error *err) {
-    rows_task t = {dst, a, NULL, NULL, 3, op, eps};
+static onc_status cpu_norm(onc_backend *be, onc_norm_op op, onc_tensor *dst, const onc_tensor *a, const onc_tensor *w,
+                           const onc_tensor *b, float eps, onc_error *err) {
+    rows_task t = {dst, a, w, NULL, 3, op, eps, b};
     return run_rows(be, &t);
 }
 
 static onc_status cpu_softmax(onc_backend *be, onc_tensor *dst, const onc_tensor *a, float scale, onc_error *err) {
-    rows_task t = {dst, a, NULL, NULL, 4, 0, scale};
+    rows_task t = {dst, a, NULL, NULL, 4, 0, scale, NULL};
     return run_rows(be, &t);
 }
 

@@ -40,8 +40,9 @@ typedef struct onc_backend_iface {
                         onc_error *err);
     onc_status (*binary)(onc_backend *be, onc_binary_op op, onc_tensor *dst, const onc_tensor *a,
                          const onc_tensor *b, onc_error *err);
-    onc_status (*norm)(onc_backend *be, onc_norm_op op, onc_tensor *dst, const onc_tensor *a, float eps,
-                       onc_error *err);
+    /* w, b: optional per-column gain and bias applied in the same pass (NULL: none) */
+    onc_status (*norm)(onc_backend *be, onc_norm_op op, onc_tensor *dst, const onc_tensor *a, const onc_tensor *w,
+                       const onc_tensor *b, float eps, onc_error *err);
     onc_status (*softmax)(onc_backend *be, onc_tensor *dst, const onc_tensor *a, float scale, onc_error *err);
     /* decoder ops (NULL: unsupported) */
     onc_status (*rope)(onc_backend *be, onc_tensor *dst, const onc_tensor *a, const int32_t *pos,

@@ -94,9 +94,7 @@ void enc_bert_free(onc_encoder *e) {
 /* dst = layer_norm(a) * w + b (dst may alias a). */
 static onc_status layer_norm(onc_backend *be, onc_tensor *dst, const onc_tensor *a, const onc_tensor *w,
                              const onc_tensor *b, float eps, onc_error *err) {
-    TRY(onc_backend_layer_norm(be, dst, a, eps, err));
-    TRY(onc_backend_mul(be, dst, dst, w, err));
-    return onc_backend_add(be, dst, dst, b, err);
+    return onc_backend_layer_norm_affine(be, dst, a, w, b, eps, err);
 }
 
 /* dst = x W^T (+ bias when present). */
