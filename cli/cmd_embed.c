@@ -193,16 +193,20 @@ typedef struct out_file {
 static bool out_open(out_file *o, const char *path) {
     o->path = path;
     o->tmp = NULL;
+    o->f = NULL;
     if (!path || !strcmp(path, "-")) {
         o->f = stdout;
         return true;
     }
     const size_t n = strlen(path) + 32;
     o->tmp = malloc(n);
-    if (!o->tmp) return false;
+    if (!o->tmp) {
+        cli_errorf("out of memory");
+        return false;
+    }
     snprintf(o->tmp, n, "%s.tmp.%ld", path, (long)getpid());
     if (!(o->f = fopen(o->tmp, "wb"))) {
-        cli_errorf("%s: cannot create: %s", o->tmp, strerror(errno));
+        cli_errorf("%s: cannot create the output file: %s", path, strerror(errno));
         free(o->tmp);
         o->tmp = NULL;
         return false;
@@ -210,8 +214,10 @@ static bool out_open(out_file *o, const char *path) {
     return true;
 }
 
-/* Close; on success rename the temp file over the target, else remove it. */
+/* Close; on success rename the temp file over the target, else remove it.
+ * Safe on a file whose out_open failed (returns false). */
 static bool out_close(out_file *o, bool ok) {
+    if (!o->f) return false;
     if (o->f == stdout) return fflush(stdout) == 0 && ok;
     bool good = ok && !ferror(o->f);
     if (fclose(o->f) != 0) good = false;

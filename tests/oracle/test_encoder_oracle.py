@@ -267,6 +267,13 @@ check(r.returncode == 1 and "bad.jsonl:2" in r.stderr, "bad JSONL names file and
 out = tmp("never.npy")
 r = subprocess.run([BIN, "embed", "-m", model, "-i", bad, "-o", out], capture_output=True, text=True)
 check(r.returncode == 1 and not os.path.exists(out), "failed run leaves no output file")
+# An output folder that does not exist: a clear error naming the file, exit 1, no crash.
+for cmd in (["embed", "-m", model, "-i", inp, "--pooling", "mean"], ["classify", "-m", model, "-i", inp],
+            ["rerank", "-m", model, "-i", inp, "-q", "stage"]):
+    out = os.path.join(tmp("no_such_dir"), "x.out")
+    r = subprocess.run([BIN] + cmd + ["-o", out], capture_output=True, text=True)
+    check(r.returncode == 1 and "no_such_dir/x.out" in r.stderr,
+          "%s into a missing folder fails cleanly (rc %d): %s" % (cmd[0], r.returncode, r.stderr.strip()[-120:]))
 
 for p in (raw, model, lm, inp, jin, npy, bad):
     if os.path.exists(p):
