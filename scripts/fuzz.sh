@@ -12,7 +12,7 @@ build="${ONC_FUZZ_BUILD:-build-fuzz}"
 jobs="${JOBS:-2}"
 # ONC_FUZZ=ON instruments the library too (coverage + ASan/UBSan), so
 # libFuzzer sees the parser's edges and over-reads inside it are caught.
-cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DONC_FUZZ=ON -DONC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DONC_FUZZ=ON -DONC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for src in fuzz/fuzz_*.c; do

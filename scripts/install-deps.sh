@@ -10,7 +10,10 @@ packages=(
   libcmocka-dev         # unit test framework
   libjansson-dev        # JSON / JSONL input and output of the CLI
   libopenblas-dev       # sgemm for float weights in batched matmuls
+  libsqlite3-dev        # note store (WAL) and BM25 through FTS5
+  libfaiss-dev          # dense vector search (exact, HNSW, IVF)
   python3 python3-numpy # independent test oracles (Debian's interpreter, not pyenv)
+  python3-scipy         # oracle for the statistics (scipy.stats is the reference)
   clang libclang-rt-14-dev  # libFuzzer targets and sanitizer runtime
 )
 
