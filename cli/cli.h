@@ -60,6 +60,8 @@ int cmd_embed(int argc, char **argv);    /* embed, classify, rerank: cmd_embed.c
 int cmd_classify(int argc, char **argv);
 int cmd_rerank(int argc, char **argv);
 int cmd_synth(int argc, char **argv);     /* synth corpus: cmd_synth.c */
+int cmd_index(int argc, char **argv);     /* index build|add|delete|stats: cmd_index.c */
+int cmd_search(int argc, char **argv);    /* search: cmd_search.c */
 
 /* Parts of `model`, in their own files. */
 int cmd_model_info(int argc, char **argv);

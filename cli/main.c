@@ -25,6 +25,8 @@ static const cli_command commands[] = {
     {"tokenize", cmd_tokenize, "token ids and pieces of a text, with a model's tokenizer"},
     {"vocab", cmd_vocab, "vocab train: learn a BPE or WordPiece vocabulary from text"},
     {"synth", cmd_synth, "synth corpus: seeded synthetic oncology notes with gold labels for every task"},
+    {"index", cmd_index, "index build|add|delete|stats --db DB: the clinical note store (SQLite, BM25, dense)"},
+    {"search", cmd_search, "search --db DB QUERY: BM25, dense or hybrid retrieval of note passages"},
     {"quantize", cmd_quantize, "quantize IN OUT TYPE: convert a GGUF model's tensors"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "list the subcommands, or `help CMD` for one"},
