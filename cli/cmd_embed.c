@@ -29,7 +29,7 @@ static const char *common_usage =
 
 typedef struct enc_opts {
     const char *model, *input, *output, *field, *query;
-    bool jsonl, normalize, npy;
+    bool jsonl, npy;
     int64_t batch, top;
     onc_encoder_params p;
 } enc_opts;
@@ -259,7 +259,6 @@ static int parse_args(enc_opts *o, int argc, char **argv, const char *usage, boo
     o->p = onc_encoder_default_params();
     o->field = "text";
     o->batch = 64;
-    o->normalize = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = parse_common(o, argc, argv, &i);
@@ -276,7 +275,7 @@ static int parse_args(enc_opts *o, int argc, char **argv, const char *usage, boo
             else if (!strcmp(v, "none")) o->p.pooling = ONC_POOLING_NONE;
             else return cli_usage_error(usage, "--pooling must be mean, cls, last or none");
         } else if (is_embed && !strcmp(a, "--no-normalize")) {
-            o->normalize = false;
+            o->p.normalize = false;
         } else if (is_rerank && (!strcmp(a, "-q") || !strcmp(a, "--query")) && v) {
             o->query = argv[++i];
         } else if (is_rerank && !strcmp(a, "--top") && v) {
@@ -287,7 +286,6 @@ static int parse_args(enc_opts *o, int argc, char **argv, const char *usage, boo
     }
     if (!o->model) return cli_usage_error(usage, "a model is required (-m FILE)");
     if (is_rerank && !o->query) return cli_usage_error(usage, "a query is required (--query TEXT)");
-    o->p.normalize = o->normalize;
     o->npy = is_embed && o->output && ends_with(o->output, ".npy");
     if (o->npy && o->p.pooling == ONC_POOLING_NONE)
         return cli_usage_error(usage, ".npy output needs one vector per input (pooling mean, cls or last)");

@@ -8,14 +8,12 @@
  * through OpenBLAS instead: S = scale Q K^T, row softmax, O = P V. */
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compute/backend_impl.h"
+#include "compute/gemm.h"
 #include "oncolm/compute.h"
-
-static void blas_single_thread(void) { openblas_set_num_threads(1); }
 
 // --- rope ------------------------------------------------------------------------
 
@@ -224,8 +222,7 @@ static bool attention_gemm(onc_threadpool *tp, onc_tensor *dst, const onc_tensor
     bool ok = T >= 4 * n_runs && scr;
     for (int i = 0; ok && i < nth; i++) ok = (scr[i] = malloc((size_t)(max_nt * max_kv) * sizeof(float))) != NULL;
     if (ok) {
-        static pthread_once_t once = PTHREAD_ONCE_INIT;
-        pthread_once(&once, blas_single_thread);
+        onc_blas_single_thread();
         attn_gemm_task t = {dst, q, k, vt, kv_start, kv_len, run_tok, n_runs, scale, scr};
         onc_threadpool_run(n_runs * q->ne[1] > 1 ? tp : NULL, attn_gemm_run, &t);
     }

@@ -41,7 +41,7 @@ static void tables_init(void) {
     onc_kernels_fill_avx512(tables[ONC_SIMD_AVX512], tables4[ONC_SIMD_AVX512], onc_cpu_has_avx512bf16());
     onc_gemm_fill_avx2(gemm_tables[ONC_SIMD_AVX2]);
     memcpy(gemm_tables[ONC_SIMD_AVX512], gemm_tables[ONC_SIMD_AVX2], sizeof gemm_tables[0]);
-    onc_gemm_fill_avx512(gemm_tables[ONC_SIMD_AVX512], onc_cpu_has_avx512bf16());
+    onc_gemm_fill_avx512(gemm_tables[ONC_SIMD_AVX512]);
     onc_gemm_fill_blas(gemm_tables[ONC_SIMD_AVX2]);
     onc_gemm_fill_blas(gemm_tables[ONC_SIMD_AVX512]);
 }

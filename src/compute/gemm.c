@@ -1,6 +1,7 @@
 /* gemm.c — plain-C parts of the GEMM path (see gemm.h): aux activation
- * rows and scratch sizes. The level-specific panels and micro-kernels are
- * in gemm_x86.inc (gemm_avx2.c, gemm_avx512.c). */
+ * rows and scratch sizes. The level-specific panels and micro-kernels for
+ * quantized weights are in gemm_x86.inc (gemm_avx2.c, gemm_avx512.c); float
+ * weights go through OpenBLAS (gemm_blas.c). */
 #include <string.h>
 
 #include "compute/gemm.h"
@@ -16,16 +17,17 @@ size_t onc_gemm_aux_row_size(onc_type wtype, int64_t n) {
     case ONC_TYPE_Q5_K: s = (size_t)kp + 20 * (size_t)(n / ONC_QK_K); break;
     case ONC_TYPE_Q6_K: s = (size_t)kp + 68 * (size_t)(n / ONC_QK_K); break;
     case ONC_TYPE_F32:
-    case ONC_TYPE_F16: s = 4 * (size_t)kp; break;
-    case ONC_TYPE_BF16: s = 6 * (size_t)kp; break; /* bf16[kp] then f32[kp] */
+    case ONC_TYPE_F16:
+    case ONC_TYPE_BF16: s = 4 * (size_t)kp; break;
     default: return 0;
     }
     return (s + 63) & ~(size_t)63;
 }
 
 size_t onc_gemm_panel_size(int64_t n) {
-    /* 16 lanes: codes Kp*16 + metadata <= 4 bytes per lane per 16 elements
-     * (Q6_K) + a 16x256-byte decoding tile; float types 16 lanes of f32 */
+    /* quantized: 16 lanes: codes Kp*16 + metadata <= 4 bytes per lane per 16
+     * elements (Q6_K) + a 16x256-byte decoding tile; float types:
+     * ONC_GEMM_BLAS_ROWS weight rows converted to f32 (gemm_blas.c) */
     const size_t kp = (size_t)onc_gemm_kpad(n);
     const size_t quant = kp * 16 * 4 + 16 * 256 * 4 + 256, blas = (size_t)ONC_GEMM_BLAS_ROWS * kp * 4;
     return quant > blas ? quant : blas;
@@ -82,18 +84,10 @@ void onc_gemm_aux_row(onc_type wtype, void *aux, const void *xq, int64_t n) {
         memset(f + n, 0, (size_t)(kp - n) * 4);
         break;
     }
-    case ONC_TYPE_F16: {
-        float *f = aux;
-        onc_dequantize_row(ONC_TYPE_F16, xq, f, n);
-        memset(f + n, 0, (size_t)(kp - n) * 4);
-        break;
-    }
+    case ONC_TYPE_F16:
     case ONC_TYPE_BF16: {
-        uint16_t *h = aux;
-        float *f = (float *)((char *)aux + 2 * kp);
-        memcpy(h, xq, (size_t)n * 2);
-        memset(h + n, 0, (size_t)(kp - n) * 2);
-        onc_dequantize_row(ONC_TYPE_BF16, xq, f, n);
+        float *f = aux;
+        onc_dequantize_row(wtype, xq, f, n);
         memset(f + n, 0, (size_t)(kp - n) * 4);
         break;
     }

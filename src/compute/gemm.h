@@ -1,7 +1,7 @@
 /* gemm.h — private: register-blocked GEMM for many activation rows
  * (prompt processing), used by compute.c when m >= ONC_GEMM_MIN_M_<level>.
  *
- * Scheme (all levels, all types):
+ * Scheme (AVX2 and AVX-512 levels; the scalar level has no GEMM path):
  *  1. Each activation row, already converted to the weight type's vec_dot
  *     type (Q8_0 / Q8_K / F16 / BF16 / F32), is rewritten once per call into
  *     an "aux" row (onc_gemm_aux_row, plain C): its int8 codes contiguous
@@ -9,12 +9,14 @@
  *     weight type's code offset, bsum pairs for the K-quant mins), or its
  *     values as f32 (float types: the f16/bf16-rounded values, so results
  *     are those of the converted activation).
+ *  Float weights (F32, F16, BF16) then go through OpenBLAS sgemm
+ *  (gemm_blas.c) at both levels; quantized weights through our kernels
+ *  (gemm_x86.inc):
  *  2. A thread takes GR consecutive weight rows (a "panel": GR = 16 for
  *     AVX-512, 8 for AVX2), decodes them once into a scratch buffer with the
  *     rows interleaved per 4 elements: group g = elements 4g..4g+3 holds
- *     GR lanes of 4 unsigned bytes (float types: GR lanes of 1 f32 per
- *     element), plus per-lane sub-block scales. Rows past the range repeat
- *     the last row (results dropped).
+ *     GR lanes of 4 unsigned bytes, plus per-lane sub-block scales. Rows
+ *     past the range repeat the last row (results dropped).
  *  3. Tiles of GC activation rows run against the panel with GC vector
  *     accumulators of GR lanes (one lane per weight row): vpdpbusd of a
  *     weight group vector with the broadcast 4 activation bytes (VNNI; AVX2
@@ -58,14 +60,18 @@ void onc_gemm_aux_row_f32(onc_type wtype, void *aux, const float *x, int64_t n, 
 /* Per-thread panel scratch bytes (multiple of 64) for rows of n elements. */
 size_t onc_gemm_panel_size(int64_t n);
 
-/* Fill tbl[type] for the types a level implements (empty without
- * ONC_HAVE_X86_SIMD). */
+/* Fill tbl[type] for the quantized types a level implements (empty
+ * without ONC_HAVE_X86_SIMD). */
 void onc_gemm_fill_avx2(onc_gemm_fn tbl[ONC_TYPE_COUNT]);
-void onc_gemm_fill_avx512(onc_gemm_fn tbl[ONC_TYPE_COUNT], bool have_bf16);
+void onc_gemm_fill_avx512(onc_gemm_fn tbl[ONC_TYPE_COUNT]);
 /* Float weights (F32, F16, BF16) through OpenBLAS sgemm (gemm_blas.c);
  * F16/BF16 rows are converted ONC_GEMM_BLAS_ROWS at a time into the panel. */
 #define ONC_GEMM_BLAS_ROWS 64
 void onc_gemm_fill_blas(onc_gemm_fn tbl[ONC_TYPE_COUNT]);
+/* Pin OpenBLAS to one thread, once per process (idempotent, thread-safe):
+ * every sgemm caller runs inside one of our pool's threads, so OpenBLAS's
+ * own pool must not compete with it. Call before the first cblas_* call. */
+void onc_blas_single_thread(void);
 
 /* Aux row layout (Kp = n rounded up to 256), shared with gemm_x86.inc:
  *  quantized: int8 qs[Kp] (zero padded), then at byte Kp:

@@ -29,19 +29,7 @@
 #define VF_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define VF_FNMA(a, b, c) _mm256_fnmadd_ps((a), (b), (c))
 #define VF_MUL(a, b) _mm256_mul_ps((a), (b))
-#define VF_ADD(a, b) _mm256_add_ps((a), (b))
 #define VF_STORE(p, v) _mm256_store_ps((p), (v))
-#define VF_LOADU(p) _mm256_loadu_ps(p)
-#define VF_HSUM(v) hsum8(v)
-#define GVL 8
-#define GFC 2
-
-static inline float hsum8(__m256 v) {
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
-}
 
 /* 8x8 transposes of dwords: dst[(g*8 + r)*4] = tmp[r*1024 + 4g]. */
 static void transpose_avx2(const uint8_t *tmp, uint8_t *dst, int ngroups) {
@@ -66,12 +54,6 @@ static void transpose_avx2(const uint8_t *tmp, uint8_t *dst, int ngroups) {
     }
 }
 
-static void f16row_avx2(const uint16_t *src, float *dst, int count) {
-    int k = 0;
-    for (; k + 8 <= count; k += 8) _mm256_storeu_ps(dst + k, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + k))));
-    for (; k < count; k++) dst[k] = _cvtsh_ss(src[k]);
-}
-
 #include "compute/gemm_x86.inc"
 
 void onc_gemm_fill_avx2(onc_gemm_fn tbl[ONC_TYPE_COUNT]) {
@@ -79,9 +61,6 @@ void onc_gemm_fill_avx2(onc_gemm_fn tbl[ONC_TYPE_COUNT]) {
     tbl[ONC_TYPE_Q4_K] = gemm_q4_K_avx2;
     tbl[ONC_TYPE_Q5_K] = gemm_q5_K_avx2;
     tbl[ONC_TYPE_Q6_K] = gemm_q6_K_avx2;
-    tbl[ONC_TYPE_F32] = gemm_f32_avx2;
-    tbl[ONC_TYPE_F16] = gemm_f16_avx2;
-    tbl[ONC_TYPE_BF16] = gemm_bf16_avx2;
     (void)gemm_q8_0_avx2; /* biased Q8_0 codes would saturate vpmaddubsw */
 }
 

@@ -1,7 +1,7 @@
 /* gemm_avx512.c — the GEMM path (gemm.h) with AVX-512: panels of 16
  * weight rows (one zmm lane per row), tiles of 8 activation rows, VNNI
- * vpdpbusd / vpdpwssd with the activation bytes as embedded broadcasts, and
- * 16-wide FMA for the float types. 512-bit ops only (never AMX). */
+ * vpdpbusd / vpdpwssd with the activation bytes as embedded broadcasts
+ * (quantized types only). 512-bit ops only (never AMX). */
 #include "compute/gemm.h"
 
 #if defined(ONC_HAVE_X86_SIMD)
@@ -28,18 +28,7 @@
 #define VF_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define VF_FNMA(a, b, c) _mm512_fnmadd_ps((a), (b), (c))
 #define VF_MUL(a, b) _mm512_mul_ps((a), (b))
-#define VF_ADD(a, b) _mm512_add_ps((a), (b))
 #define VF_STORE(p, v) _mm512_store_ps((p), (v))
-#define VF_LOADU(p) _mm512_loadu_ps(p)
-#define VF_HSUM(v) _mm512_reduce_add_ps(v)
-#define GVL 16
-#define GFC 4
-
-static void f16row_avx512(const uint16_t *src, float *dst, int count) {
-    int k = 0;
-    for (; k + 16 <= count; k += 16) _mm512_storeu_ps(dst + k, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + k))));
-    for (; k < count; k++) dst[k] = _cvtsh_ss(src[k]);
-}
 
 /* In-register 16x16 dword transpose: out[g] lane r = in[r] dword g. */
 static inline void tr16(__m512i r[16]) {
@@ -248,61 +237,16 @@ static void decode_panel_avx512(onc_type t, const char *const rows[16], int64_t 
 }
 #define GEMM_HAVE_DECODE
 
-/* BF16 with vdpbf16ps: weight rows kept as bf16 (zero padded), activations
- * from the bf16 part of the aux row; bf16*bf16 products are exact in f32,
- * only the summation order differs (denormal bf16 inputs count as zero, as
- * in the AVX512_BF16 dot kernel). */
-#define GEMM_BF16_TILE
-static bool gemm_use_bf16;
-
-static void decode_rows_bf16_avx512(const char *const rows[4], int64_t n, uint16_t *pb, int64_t kp) {
-    /* rows are laid out with stride 2*kp bf16 = kp floats, as the f32 panel */
-    for (int r = 0; r < 4; r++) {
-        uint16_t *d = pb + 2 * r * kp;
-        memcpy(d, rows[r], 2 * (size_t)n);
-        memset(d + n, 0, 2 * (size_t)(kp - n));
-    }
-}
-
-/* as mk_f32 over bf16 pairs: k0, k1 multiples of 32; row r at pb + 2*r*ld */
-static void mk_bf16_avx512(float *out, const uint16_t *pb, int64_t kp, const char *const xr[4], int64_t k0, int64_t k1) {
-    __m512 acc[4][4];
-#pragma GCC unroll 4
-    for (int r = 0; r < 4; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_ps();
-    for (int64_t k = k0; k < k1; k += 32) {
-        __m512bh w[4];
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) w[r] = (__m512bh)_mm512_load_si512((const void *)(pb + 2 * r * kp + k));
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) {
-            const __m512bh xv = (__m512bh)_mm512_loadu_si512((const void *)((const uint16_t *)xr[c] + k));
-#pragma GCC unroll 4
-            for (int r = 0; r < 4; r++) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], w[r], xv);
-        }
-    }
-    for (int r = 0; r < 4; r++)
-        for (int c = 0; c < 4; c++) out[c * 4 + r] = _mm512_reduce_add_ps(acc[r][c]);
-}
-
 #include "compute/gemm_x86.inc"
 
-void onc_gemm_fill_avx512(onc_gemm_fn tbl[ONC_TYPE_COUNT], bool have_bf16) {
-    gemm_use_bf16 = have_bf16;
+void onc_gemm_fill_avx512(onc_gemm_fn tbl[ONC_TYPE_COUNT]) {
     tbl[ONC_TYPE_Q8_0] = gemm_q8_0_avx512;
     tbl[ONC_TYPE_Q4_0] = gemm_q4_0_avx512;
     tbl[ONC_TYPE_Q4_K] = gemm_q4_K_avx512;
     tbl[ONC_TYPE_Q5_K] = gemm_q5_K_avx512;
     tbl[ONC_TYPE_Q6_K] = gemm_q6_K_avx512;
-    tbl[ONC_TYPE_F32] = gemm_f32_avx512;
-    tbl[ONC_TYPE_F16] = gemm_f16_avx512;
-    tbl[ONC_TYPE_BF16] = gemm_bf16_avx512;
 }
 
 #else
-void onc_gemm_fill_avx512(onc_gemm_fn tbl[ONC_TYPE_COUNT], bool have_bf16) {
-    (void)tbl;
-    (void)have_bf16;
-}
+void onc_gemm_fill_avx512(onc_gemm_fn tbl[ONC_TYPE_COUNT]) { (void)tbl; }
 #endif

@@ -13,13 +13,12 @@
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_init(void) { openblas_set_num_threads(1); }
+void onc_blas_single_thread(void) { pthread_once(&blas_once, blas_init); }
 
 static void gemm_blas(onc_type t, float *y, int64_t ldy, const void *w, size_t w_stride, const void *aux,
                       size_t aux_stride, int64_t n, int64_t m, int64_t r0, int64_t r1, void *scratch) {
-    pthread_once(&blas_once, blas_init);
-    const int64_t kp = onc_gemm_kpad(n);
-    /* aux rows: f32 values at offset 0 (F32, F16) or after kp bf16 codes (BF16) */
-    const float *x = (const float *)((const char *)aux + (t == ONC_TYPE_BF16 ? 2 * (size_t)kp : 0));
+    onc_blas_single_thread();
+    const float *x = aux; /* aux rows: the activations' f32 values */
     const int lda = (int)(aux_stride / sizeof(float));
     if (t == ONC_TYPE_F32) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)(r1 - r0), (int)n, 1.0f, x, lda,
