@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "demo.h"
 #include "oncolm/arch.h"
 #include "oncolm/chat.h"
 #include "oncolm/compute.h"
@@ -48,13 +49,6 @@ static const char *usage =
     "tokenization, model creation, quantization, the compute kernels, text generation\n"
     "the encoders (embeddings, classification, reranking) and the synthetic corpus.\n";
 
-typedef struct demo {
-    const char *out_dir;
-    bool quick;
-    int failures;
-    onc_vocab_spec *vocab[3];   /* SPM, BPE, WPM */
-    onc_tokenizer *tok[3];
-} demo;
 
 static const char *const vocab_label[3] = {"SentencePiece BPE (llama)", "byte-level BPE (llama-bpe)",
                                            "WordPiece (bert)"};
@@ -65,20 +59,20 @@ static const char sample_note[] =
     "no new hepatic lesions.\nPlan: SBRT 33 Gy in 5 fractions, then re-stage. "
     "Toxicity: grade 1 fatigue, no nausea. Pt. agrees — follow-up in 2 weeks.";
 
-static double now_s(void) {
+double demo_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void check(demo *d, bool ok, const char *what) {
+void demo_check(demo *d, bool ok, const char *what) {
     if (!ok) {
         d->failures++;
         printf("  CHECK FAILED: %s\n", what);
     }
 }
 
-static char *path_in(const demo *d, const char *name) {
+char *demo_path(const demo *d, const char *name) {
     size_t n = strlen(d->out_dir) + strlen(name) + 2;
     char *p = malloc(n);
     if (p) snprintf(p, n, "%s/%s", d->out_dir, name);
@@ -96,13 +90,13 @@ static int step_vocab(demo *d) {
         onc_vocab_train_params p = onc_vocab_train_default_params(kinds[k]);
         p.vocab_size = d->quick ? 600 : 1200;
         if (kinds[k] == ONC_VOCAB_BPE) p.pre = "llama-bpe";
-        double t0 = now_s();
+        double t0 = demo_now();
         d->vocab[k] = onc_vocab_train(text, len, &p, &err);
         if (!d->vocab[k]) return cli_fail(&err);
         d->tok[k] = onc_tokenizer_from_spec(d->vocab[k], &err);
         if (!d->tok[k]) return cli_fail(&err);
         printf("  %-28s %5d tokens  (%.2f s on %zu bytes)\n", vocab_label[k], onc_tokenizer_n_tokens(d->tok[k]),
-               now_s() - t0, len);
+               demo_now() - t0, len);
     }
     return CLI_EXIT_OK;
 }
@@ -173,17 +167,17 @@ static int step_tokenize(demo *d) {
             while (at < back_len && sample_note[at] == back[at]) at++;
             printf("    round trip differs at byte %zu: got \"%.20s\"\n", at, back + at);
         }
-        if (k != 2) check(d, exact, "detokenize(tokenize(note)) == note");
-        else check(d, back_len > 0, "WordPiece detokenization gives text");
+        if (k != 2) demo_check(d, exact, "detokenize(tokenize(note)) == note");
+        else demo_check(d, back_len > 0, "WordPiece detokenization gives text");
         free(back);
         free(ids);
 
-        double t0 = now_s();
+        double t0 = demo_now();
         if (onc_tokenize(d->tok[k], big, big_len, &tp, &ids, &n, &err) != ONC_OK) {
             free(big);
             return cli_fail(&err);
         }
-        double dt = now_s() - t0;
+        double dt = demo_now() - t0;
         printf("    %.1f MB of clinical text -> %zu tokens in %.3f s (%.1f MB/s)\n", big_len / 1048576.0, n, dt,
                big_len / 1048576.0 / dt);
         free(ids);
@@ -224,7 +218,7 @@ static off_t file_size(const char *path) {
 static int step_models(demo *d) {
     printf("\n[3/7] Models with random weights and the trained vocabularies, written to %s/\n", d->out_dir);
     int rc = CLI_EXIT_FAIL;
-    char *llama = path_in(d, "llama-f32.gguf"), *bert = path_in(d, "bert-f32.gguf");
+    char *llama = demo_path(d, "llama-f32.gguf"), *bert = demo_path(d, "bert-f32.gguf");
     onc_gguf *ref = NULL;
     onc_error err = {0};
     if (!llama || !bert) goto done;
@@ -242,20 +236,20 @@ static int step_models(demo *d) {
         mp.n_ff = 1536;
     }
     onc_model_create_report rep;
-    double t0 = now_s();
+    double t0 = demo_now();
     if (onc_model_create(llama, &mp, &rep, &err) != ONC_OK) goto fail;
     printf("  llama  %8.2f M parameters, %3d tensors, vocabulary %d: %s (%.1f MiB, %.2f s)\n", rep.n_params / 1e6,
-           rep.n_tensors, rep.n_vocab, llama, file_size(llama) / 1048576.0, now_s() - t0);
+           rep.n_tensors, rep.n_vocab, llama, file_size(llama) / 1048576.0, demo_now() - t0);
 
     mp = onc_model_create_default_params();
     mp.arch = ONC_ARCH_BERT;
     mp.preset = "tiny";
     mp.vocab = d->vocab[2];
     mp.pad_vocab_to = -1;
-    t0 = now_s();
+    t0 = demo_now();
     if (onc_model_create(bert, &mp, &rep, &err) != ONC_OK) goto fail;
     printf("  bert   %8.2f M parameters, %3d tensors, vocabulary %d: %s (%.1f MiB, %.2f s)\n", rep.n_params / 1e6,
-           rep.n_tensors, rep.n_vocab, bert, file_size(bert) / 1048576.0, now_s() - t0);
+           rep.n_tensors, rep.n_vocab, bert, file_size(bert) / 1048576.0, demo_now() - t0);
 
     ref = onc_gguf_open(llama, &err);
     if (!ref) goto fail;
@@ -264,7 +258,7 @@ static int step_models(demo *d) {
     for (size_t i = 0; i < sizeof ftypes / sizeof *ftypes; i++) {
         char name[64];
         snprintf(name, sizeof name, "llama-%s.gguf", ftypes[i]);
-        char *out = path_in(d, name);
+        char *out = demo_path(d, name);
         if (!out) goto done;
         onc_quantize_params qp = onc_quantize_default_params();
         if (!onc_ftype_from_name(ftypes[i], &qp.ftype)) {
@@ -273,12 +267,12 @@ static int step_models(demo *d) {
             goto done;
         }
         onc_quantize_stats st;
-        t0 = now_s();
+        t0 = demo_now();
         if (onc_quantize_file(llama, out, &qp, &st, &err) != ONC_OK) {
             free(out);
             goto fail;
         }
-        double dt = now_s() - t0;
+        double dt = demo_now() - t0;
         onc_gguf *q = onc_gguf_open(out, &err);
         if (!q) {
             free(out);
@@ -290,7 +284,7 @@ static int step_models(demo *d) {
                file_size(out) / 1048576.0, (double)st.src_bytes / st.dst_bytes, onc_type_traits_of(qt)->name, e, dt);
         /* Expected error of 4.5-8.5 bit block formats on Gaussian weights:
          * well under 10 %; anything larger means a broken format. */
-        check(d, isfinite(e) && e < 0.10, "quantization error below 10 %");
+        demo_check(d, isfinite(e) && e < 0.10, "quantization error below 10 %");
         onc_gguf_close(q);
         free(out);
     }
@@ -337,16 +331,16 @@ static int step_kernels(demo *d) {
         onc_matvec_rows(y_ref, ty, wq, rs, xq, cols, 0, rows);
         onc_simd_force(ONC_SIMD_COUNT);
         const int reps = 20;
-        double t0 = now_s();
+        double t0 = demo_now();
         for (int k = 0; k < reps; k++) onc_matvec_rows(y, ty, wq, rs, xq, cols, 0, rows);
-        double dt = (now_s() - t0) / reps;
+        double dt = (demo_now() - t0) / reps;
         double max_rel = 0, scale = 0;
         for (int64_t r = 0; r < rows; r++) scale = fmax(scale, fabs(y_ref[r]));
         for (int64_t r = 0; r < rows; r++) max_rel = fmax(max_rel, fabs(y[r] - y_ref[r]) / scale);
         printf("  %-5s %lldx%lld matvec: %.3f ms (%.1f GB/s of weights), max |simd - reference| / max|y| = %.1e\n",
                onc_type_traits_of(ty)->name, (long long)rows, (long long)cols, dt * 1e3, rs * rows / dt / 1e9,
                max_rel);
-        check(d, max_rel < 1e-4, "SIMD kernel agrees with the plain-C reference");
+        demo_check(d, max_rel < 1e-4, "SIMD kernel agrees with the plain-C reference");
     }
 done:
     free(w);
@@ -364,7 +358,7 @@ static int step_inference(demo *d) {
     const char *const files[] = {"llama-f32.gguf", "llama-q4_K_M.gguf"};
     int rc = CLI_EXIT_OK;
     for (size_t f = 0; f < 2 && rc == CLI_EXIT_OK; f++) {
-        char *path = path_in(d, files[f]);
+        char *path = demo_path(d, files[f]);
         onc_error err = {0};
         onc_llm *m = path ? onc_llm_load(path, &err) : NULL;
         onc_llm_ctx *c = NULL;
@@ -405,7 +399,7 @@ static int step_inference(demo *d) {
         for (int32_t i = 0; i < g.n_tokens; i++) maxd = fmax(maxd, fabs(per[i] - g.logprobs[i]));
         printf("    greedy: %d tokens, log-likelihood %.2f; KV-cache vs full recomputation: max |d logprob| = %.1e\n",
                g.n_tokens, total, maxd);
-        check(d, maxd < 1e-2, "KV-cache decoding agrees with full recomputation");
+        demo_check(d, maxd < 1e-2, "KV-cache decoding agrees with full recomputation");
         goto done;
     fail:
         rc = cli_fail(&err);
@@ -433,7 +427,7 @@ static const char *const demo_passages[] = {
 
 static int step_encoders(demo *d) {
     printf("\n[6/7] Encoders: embeddings, a classifier and a reranker (random weights: the scores are noise)\n");
-    char *bert = path_in(d, "bert-f32.gguf"), *cls = path_in(d, "bert-ct-classifier.gguf");
+    char *bert = demo_path(d, "bert-f32.gguf"), *cls = demo_path(d, "bert-ct-classifier.gguf");
     onc_error err = {0};
     onc_encoder *e = NULL, *c = NULL;
     float *v = NULL, *one = NULL;
@@ -452,9 +446,9 @@ static int step_encoders(demo *d) {
         onc_error_set(&err, ONC_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    double t0 = now_s();
+    double t0 = demo_now();
     if (onc_encoder_embed(e, demo_passages, NULL, N_DEMO_PASSAGES, v, &err) != ONC_OK) goto fail;
-    const double dt = now_s() - t0;
+    const double dt = demo_now() - t0;
     /* packed batch vs one input alone: the same vector */
     if (onc_encoder_embed(e, demo_passages + 3, NULL, 1, one, &err) != ONC_OK) goto fail;
     double maxd = 0, norm = 0;
@@ -462,7 +456,7 @@ static int step_encoders(demo *d) {
     printf("  %s: %u-dim mean-pooled, L2-normalised embeddings of %d passages in %.3f s\n", bert, E,
            N_DEMO_PASSAGES, dt);
     printf("    batched vs alone: max |difference| = %.1e; |v| = %.6f\n", maxd, sqrt(norm));
-    check(d, maxd < 1e-5 && fabs(sqrt(norm) - 1) < 1e-5, "batched embeddings equal single ones, unit length");
+    demo_check(d, maxd < 1e-5 && fabs(sqrt(norm) - 1) < 1e-5, "batched embeddings equal single ones, unit length");
 
     onc_model_create_params mp = onc_model_create_default_params();
     mp.arch = ONC_ARCH_BERT;
@@ -483,7 +477,7 @@ static int step_encoders(demo *d) {
                pr[3 * i + 1], labels[2], pr[3 * i + 2]);
         sums = sums && fabs(pr[3 * i] + pr[3 * i + 1] + pr[3 * i + 2] - 1) < 1e-5;
     }
-    check(d, sums, "class probabilities sum to 1");
+    demo_check(d, sums, "class probabilities sum to 1");
     const char *query = "size of the pancreatic mass";
     if (onc_encoder_rerank(c, query, strlen(query), demo_passages, NULL, N_DEMO_PASSAGES, sc, &err) != ONC_OK)
         goto fail;
@@ -507,14 +501,14 @@ done:
  * the encoder of step 3. */
 static int step_synth(demo *d) {
     printf("\n[7/7] Synthetic oncology records with known answers (oncolm synth corpus)\n");
-    char *dir = path_in(d, "synth"), *bert = path_in(d, "bert-f32.gguf"), *ct = NULL;
+    char *dir = demo_path(d, "synth"), *bert = demo_path(d, "bert-f32.gguf"), *ct = NULL;
     onc_error err = {0};
     onc_encoder *e = NULL;
     char **texts = NULL;
     size_t n_texts = 0;
     float *v = NULL;
     int rc = CLI_EXIT_OK;
-    if (!dir || !bert || !(ct = path_in(d, "synth/ct_classification.jsonl"))) {
+    if (!dir || !bert || !(ct = demo_path(d, "synth/ct_classification.jsonl"))) {
         onc_error_set(&err, ONC_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -523,10 +517,10 @@ static int step_synth(demo *d) {
     sp.seed = 7;
     sp.n_patients = d->quick ? 60 : 300;
     onc_synth_stats st;
-    double t0 = now_s();
+    double t0 = demo_now();
     if (onc_synth_corpus(&sp, dir, &st, &err) != ONC_OK) goto fail;
     printf("  %lld patients, %lld notes (%.1f MB) in %.2f s into %s/\n", (long long)st.patients, (long long)st.notes,
-           st.bytes / 1e6, now_s() - t0, dir);
+           st.bytes / 1e6, demo_now() - t0, dir);
     printf("   ");
     int64_t sum = 0;
     for (int k = 0; k < ONC_SYNTH_N_NOTE_TYPES; k++) {
@@ -536,7 +530,7 @@ static int step_synth(demo *d) {
     const int64_t n_ct = st.ct_labels[0] + st.ct_labels[1] + st.ct_labels[2];
     printf("\n    CT reports: %lld no pancreatic cancer, %lld post-treatment, %lld pre-treatment\n",
            (long long)st.ct_labels[0], (long long)st.ct_labels[1], (long long)st.ct_labels[2]);
-    check(d, sum == st.notes && n_ct == st.notes_by_type[ONC_NOTE_CT], "corpus counts add up");
+    demo_check(d, sum == st.notes && n_ct == st.notes_by_type[ONC_NOTE_CT], "corpus counts add up");
 
     /* the CT task's inputs, embedded with the bert model of step 3 */
     json_error_t je;
@@ -547,13 +541,16 @@ static int step_synth(demo *d) {
     }
     const size_t want = d->quick ? 16 : 64;
     texts = calloc(want, sizeof *texts);
-    char line[65536];
-    while (texts && n_texts < want && fgets(line, sizeof line, f)) {
-        json_t *o = json_loads(line, 0, &je);
+    char *line = NULL;
+    size_t line_cap = 0;
+    ssize_t line_len;
+    while (texts && n_texts < want && (line_len = getline(&line, &line_cap, f)) > 0) {
+        json_t *o = json_loadb(line, (size_t)line_len, 0, &je);
         const char *in = json_string_value(json_object_get(o, "input"));
         if (in) texts[n_texts++] = strdup(in);
         json_decref(o);
     }
+    free(line);
     fclose(f);
     onc_encoder_params ep = onc_encoder_default_params();
     ep.pooling = ONC_POOLING_MEAN;
@@ -562,12 +559,12 @@ static int step_synth(demo *d) {
         onc_error_set(&err, ONC_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    t0 = now_s();
+    t0 = demo_now();
     if (onc_encoder_embed(e, (const char *const *)texts, NULL, n_texts, v, &err) != ONC_OK) goto fail;
-    const double dt = now_s() - t0;
+    const double dt = demo_now() - t0;
     printf("  embedded %zu CT report inputs of ct_classification.jsonl in %.3f s (%.0f reports/s, %zu truncated)\n",
            n_texts, dt, n_texts / dt, onc_encoder_n_truncated(e));
-    check(d, n_texts > 0, "CT task file has inputs");
+    demo_check(d, n_texts > 0, "CT task file has inputs");
     goto done;
 fail:
     rc = cli_fail(&err);
@@ -597,7 +594,7 @@ int cmd_demo(int argc, char **argv) {
         }
     }
     printf("oncolm demo — everything built so far, on generated data (no network, no patient text)\n");
-    double t0 = now_s();
+    double t0 = demo_now();
     int rc = step_vocab(&d);
     if (rc == CLI_EXIT_OK) rc = step_tokenize(&d);
     if (rc == CLI_EXIT_OK) rc = step_models(&d);
@@ -616,6 +613,6 @@ int cmd_demo(int argc, char **argv) {
     }
     printf("\ndemo finished in %.1f s; all checks passed. Files are in %s/ (try: oncolm model info "
            "%s/llama-q4_K_M.gguf)\n",
-           now_s() - t0, d.out_dir, d.out_dir);
+           demo_now() - t0, d.out_dir, d.out_dir);
     return CLI_EXIT_OK;
 }

@@ -1,0 +1,29 @@
+/* demo.h — shared state of `oncolm demo` (cmd_demo.c runs the steps; steps
+ * of later subsystems live in their own cli/demo_<name>.c files). */
+#ifndef ONCOLM_CLI_DEMO_H
+#define ONCOLM_CLI_DEMO_H
+
+#include <stdbool.h>
+
+#include "oncolm/tokenizer.h"
+#include "oncolm/vocab.h"
+
+typedef struct demo {
+    const char *out_dir;
+    bool quick;
+    int failures;
+    onc_vocab_spec *vocab[3];   /* SPM, BPE, WPM */
+    onc_tokenizer *tok[3];
+} demo;
+
+/* Seconds on a monotonic clock. */
+double demo_now(void);
+/* Count and print a failed check (the demo then exits 1). */
+void demo_check(demo *d, bool ok, const char *what);
+/* malloc()ed "<out_dir>/<name>", NULL when out of memory. */
+char *demo_path(const demo *d, const char *name);
+
+/* Steps in their own files; each returns a CLI exit code. */
+int demo_step_retrieval(demo *d); /* demo_retrieval.c */
+
+#endif
