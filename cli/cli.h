@@ -62,6 +62,7 @@ int cmd_rerank(int argc, char **argv);
 int cmd_synth(int argc, char **argv);     /* synth corpus: cmd_synth.c */
 int cmd_index(int argc, char **argv);     /* index build|add|delete|stats: cmd_index.c */
 int cmd_search(int argc, char **argv);    /* search: cmd_search.c */
+int cmd_eval(int argc, char **argv);      /* eval retrieval (and later the other tables): cmd_eval.c */
 
 /* Parts of `model`, in their own files. */
 int cmd_model_info(int argc, char **argv);
