@@ -40,6 +40,9 @@ char *cli_read_file(const char *path, size_t *len, onc_error *err);
  * printed at 100 %. */
 void cli_progress(const char *label, int64_t done, int64_t total, int *last);
 
+/* Seconds on a monotonic clock (for timings). */
+double cli_now(void);
+
 /* Write p[0..n) as a JSON string literal (quotes included). Invalid UTF-8
  * bytes are written as \u00XX. */
 void cli_json_str(FILE *o, const char *p, size_t n);

@@ -30,28 +30,22 @@ static const char *usage =
     "  --passages N          encoders: passages per run (default 32)\n"
     "  --json                one JSON object per line instead of the table\n";
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* One timed run: pp tokens in one batch, or tg tokens one by one after a
  * 1-token start. Returns seconds, < 0 on error (printed). */
 static double run_once(onc_llm_ctx *c, const int32_t *ids, int n_pp, int n_tg) {
     onc_error err = {0};
     onc_llm_seq_clear(c, 0);
-    double t0 = now_s();
+    double t0 = cli_now();
     if (n_pp > 0) {
         onc_llm_batch b = {.n_tokens = n_pp, .tokens = ids};
         if (onc_llm_decode(c, &b, &err) != ONC_OK) return cli_fail(&err), -1;
-        return now_s() - t0;
+        return cli_now() - t0;
     }
     for (int i = 0; i < n_tg; i++) {
         onc_llm_batch b = {.n_tokens = 1, .tokens = ids + i};
         if (onc_llm_decode(c, &b, &err) != ONC_OK) return cli_fail(&err), -1;
     }
-    return now_s() - t0;
+    return cli_now() - t0;
 }
 
 static uint64_t lcg(uint64_t *s) {
@@ -113,9 +107,9 @@ static int bench_encoder(const char *model, const int *threads, int n_threads, c
             double sum = 0, sum2 = 0;
             int rc = CLI_EXIT_OK;
             for (int r = -1; r < reps && rc == CLI_EXIT_OK; r++) { /* r = -1: warm-up */
-                const double t0 = now_s();
+                const double t0 = cli_now();
                 if (onc_encoder_embed_tokens(e, in, (size_t)n_pass, out, &err) != ONC_OK) rc = cli_fail(&err);
-                const double ps = n_pass / (now_s() - t0);
+                const double ps = n_pass / (cli_now() - t0);
                 if (r >= 0) sum += ps, sum2 += ps * ps;
             }
             free(ids), free(in), free(out);

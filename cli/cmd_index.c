@@ -21,7 +21,7 @@ static const char *usage =
     "  --batch N          notes per transaction (default 1000); a killed ingest loses at most one batch\n"
     "  --model M          embedding model (GGUF encoder) for dense search; embeds chunks that have no\n"
     "                     vector yet (all of them for a new model) and writes the vector index DB.faiss\n"
-    "  --ann KIND         vector index: auto | exact | hnsw | ivf (default auto: exact below 50,000 chunks)\n"
+    "  --ann KIND         vector index: auto | exact | hnsw | ivf (default auto: exact below 50,000 chunks, IVF above)\n"
     "  --chunk-tokens N   chunk size in tokens when the store is created (default 256)\n"
     "  --overlap N        tokens shared by consecutive windows of a long section (default 32)\n"
     "  --no-sections      chunk by windows only, ignoring section headings\n"
@@ -44,12 +44,6 @@ typedef struct index_opts {
     int threads;
     bool json, check;
 } index_opts;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int parse(int argc, char **argv, index_opts *o) {
     memset(o, 0, sizeof *o);
@@ -133,14 +127,14 @@ static int ingest_all(onc_store *s, const index_opts *o) {
     for (int i = 0; i < o->n_inputs; i++) {
         onc_error err = {0};
         onc_ingest_counts c;
-        const double t0 = now_s();
+        const double t0 = cli_now();
         if (onc_store_ingest(s, o->inputs[i], o->format, o->batch, &c, &err) != ONC_OK) {
             cli_fail(&err);
             if (c.notes) fprintf(stderr, "oncolm: %lld notes from %s were stored before the error\n",
                                  (long long)c.notes, o->inputs[i]);
             return CLI_EXIT_FAIL;
         }
-        const double dt = now_s() - t0;
+        const double dt = cli_now() - t0;
         fprintf(stderr, "oncolm: %s: %lld notes (%lld replaced), %.1f MB in %.2f s (%.0f notes/s)\n", o->inputs[i],
                 (long long)c.notes, (long long)c.replaced, c.bytes / 1e6, dt, dt > 0 ? c.notes / dt : 0.0);
     }
@@ -208,12 +202,12 @@ int cmd_index(int argc, char **argv) {
         if (onc_store_stats_get(s, &st, &err) != ONC_OK) {
             rc = cli_fail(&err);
         } else if (o.model || st.dense_model[0]) {
-            const double t0 = now_s();
+            const double t0 = cli_now();
             const int64_t before = st.vectors;
             if (onc_store_dense_build(s, o.model, o.ann, o.threads, on_progress, &prog, &err) != ONC_OK) {
                 rc = cli_fail(&err);
             } else if (onc_store_stats_get(s, &st, &err) == ONC_OK) {
-                const double dt = now_s() - t0;
+                const double dt = cli_now() - t0;
                 const int64_t embedded = st.vectors - (o.model ? 0 : before);
                 fprintf(stderr, "oncolm: dense index: %lld vectors (dim %u), %s, %.2f s\n", (long long)st.vectors,
                         st.dim, st.index_kind[0] ? st.index_kind : "stored", dt);

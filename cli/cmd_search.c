@@ -157,12 +157,6 @@ static void print_hits(onc_store *s, const search_opts *o, const onc_hit *h, siz
     if (!n) printf("(no results)\n");
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int by_double(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -228,7 +222,7 @@ static int run_batch(onc_store *s, search_opts *o) {
         onc_error err = {0};
         onc_hit *h = NULL;
         size_t n = 0;
-        const double t0 = now_s();
+        const double t0 = cli_now();
         if (onc_store_search(s, text, &o->p, &h, &n, &err) != ONC_OK) {
             onc_error_prefix(&err, "query %s", qid);
             rc = cli_fail(&err);
@@ -246,7 +240,7 @@ static int run_batch(onc_store *s, search_opts *o) {
             }
             lat = v;
         }
-        lat[n_q++] = now_s() - t0;
+        lat[n_q++] = cli_now() - t0;
         for (size_t i = 0; i < n; i++) {
             if (o->per_chunk)
                 fprintf(out, "%s Q0 %s#%d %zu %.9g %s\n", qid, h[i].note, h[i].ordinal, i + 1, h[i].score, name);

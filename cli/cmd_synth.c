@@ -31,12 +31,6 @@ static void on_progress(void *ctx, int64_t done, int64_t total) {
     cli_progress("synth", done, total, &p->last);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int synth_corpus_main(int argc, char **argv) {
     onc_synth_params p;
     onc_synth_params_default(&p);
@@ -82,9 +76,9 @@ static int synth_corpus_main(int argc, char **argv) {
     p.progress_ctx = &prog;
     onc_error err = {0};
     onc_synth_stats st;
-    const double t0 = now_s();
+    const double t0 = cli_now();
     if (onc_synth_corpus(&p, out, &st, &err) != ONC_OK) return cli_fail(&err);
-    const double dt = now_s() - t0;
+    const double dt = cli_now() - t0;
     if (!quiet)
         fprintf(stderr,
                 "oncolm: synth: %lld patients, %lld notes (CT labels 0/1/2: %lld/%lld/%lld), %lld retrieval questions "

@@ -120,7 +120,7 @@ onc_status onc_store_check(onc_store *s, onc_error *err);
 /* --- dense ------------------------------------------------------------------ */
 
 typedef enum onc_ann_kind {
-    ONC_ANN_AUTO = 0, /* exact below 50,000 chunks, HNSW above */
+    ONC_ANN_AUTO = 0, /* exact below 50,000 chunks, IVF above */
     ONC_ANN_EXACT,
     ONC_ANN_HNSW,
     ONC_ANN_IVF,

@@ -28,7 +28,10 @@ static const char *schema_sql =
     "CREATE INDEX chunks_note ON chunks(note, ordinal);"
     "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, tags, content='',"
     "  tokenize='porter unicode61 remove_diacritics 2');"
-    "CREATE TABLE vectors(chunk INTEGER PRIMARY KEY, vec BLOB NOT NULL);";
+    "CREATE TABLE vectors(chunk INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
+    /* chunks deleted since the vector index was last written: removed from
+     * it on the next incremental update (only kept once dense search is set up) */
+    "CREATE TABLE deleted_chunks(chunk INTEGER PRIMARY KEY);";
 
 onc_status store_sql_error(onc_store *s, const char *what, onc_error *err) {
     return onc_error_set(err, ONC_ERR_IO, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
@@ -229,6 +232,9 @@ onc_store *onc_store_open(const char *path, bool create, const onc_chunk_params 
         s->chunking.max_tokens = (int32_t)store_meta_int(s, "chunk_max_tokens", 256);
         s->chunking.overlap = (int32_t)store_meta_int(s, "chunk_overlap", 32);
         s->chunking.sections = store_meta_int(s, "chunk_sections", 1) != 0;
+        char *dm = store_meta_get(s, "dense_model");
+        s->dense_setup = dm != NULL;
+        free(dm);
         rc = prepare_statements(s, err);
     }
     if (rc) {
@@ -283,6 +289,17 @@ void onc_store_rollback(onc_store *s) {
     s->in_tx = false;
 }
 
+/* Close a transaction the caller opened itself (own_tx): commit on success,
+ * roll back on failure. Returns the resulting status. */
+static onc_status end_own_tx(onc_store *s, bool own_tx, onc_status rc, onc_error *err) {
+    if (!own_tx) return rc;
+    if (rc) {
+        onc_store_rollback(s);
+        return rc;
+    }
+    return onc_store_commit(s, err);
+}
+
 static void bind_opt(sqlite3_stmt *st, int i, const char *v) {
     if (v && *v)
         sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
@@ -330,8 +347,12 @@ static onc_status delete_note_rowid(onc_store *s, int64_t rowid, onc_error *err)
     sqlite3_finalize(c);
     sqlite3_finalize(d);
     sqlite3_finalize(q);
-    char sql[256];
-    snprintf(sql, sizeof sql,
+    char sql[512];
+    int o = 0;
+    if (s->dense_setup)
+        o = snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO deleted_chunks(chunk) SELECT id FROM chunks WHERE note = %lld;",
+                     (long long)rowid);
+    snprintf(sql + o, sizeof sql - (size_t)o,
              "DELETE FROM vectors WHERE chunk IN (SELECT id FROM chunks WHERE note = %lld);"
              "DELETE FROM chunks WHERE note = %lld; DELETE FROM notes WHERE rowid = %lld;",
              (long long)rowid, (long long)rowid, (long long)rowid);
@@ -444,13 +465,7 @@ onc_status store_put(onc_store *s, const onc_note *nt, bool *replaced, onc_error
         }
     }
     free(ch);
-    if (own_tx) {
-        if (rc)
-            onc_store_rollback(s);
-        else
-            rc = onc_store_commit(s, err);
-    }
-    return rc;
+    return end_own_tx(s, own_tx, rc, err);
 }
 
 onc_status onc_store_delete_note(onc_store *s, const char *id, bool *found, onc_error *err) {
@@ -460,13 +475,7 @@ onc_status onc_store_delete_note(onc_store *s, const char *id, bool *found, onc_
     const int64_t rowid = find_note(s, id);
     if (found) *found = rowid != 0;
     if (rowid) rc = delete_note_rowid(s, rowid, err);
-    if (own_tx) {
-        if (rc)
-            onc_store_rollback(s);
-        else
-            rc = onc_store_commit(s, err);
-    }
-    return rc;
+    return end_own_tx(s, own_tx, rc, err);
 }
 
 onc_status onc_store_delete_patient(onc_store *s, const char *patient, int64_t *deleted, onc_error *err) {
@@ -494,16 +503,10 @@ onc_status onc_store_delete_patient(onc_store *s, const char *patient, int64_t *
     for (size_t i = 0; !rc && i < n; i++) rc = delete_note_rowid(s, ids[i], err);
     free(ids);
     if (!rc) *deleted = (int64_t)n;
-    if (own_tx) {
-        if (rc)
-            onc_store_rollback(s);
-        else
-            rc = onc_store_commit(s, err);
-    }
-    return rc;
+    return end_own_tx(s, own_tx, rc, err);
 }
 
-static int64_t count_of(onc_store *s, const char *sql) {
+int64_t store_count(onc_store *s, const char *sql) {
     sqlite3_stmt *st = NULL;
     int64_t v = -1;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
@@ -514,11 +517,11 @@ static int64_t count_of(onc_store *s, const char *sql) {
 
 onc_status onc_store_stats_get(onc_store *s, onc_store_stats *st, onc_error *err) {
     memset(st, 0, sizeof *st);
-    st->patients = count_of(s, "SELECT count(*) FROM patients");
-    st->notes = count_of(s, "SELECT count(*) FROM notes");
-    st->chunks = count_of(s, "SELECT count(*) FROM chunks");
-    st->vectors = count_of(s, "SELECT count(*) FROM vectors");
-    st->text_bytes = count_of(s, "SELECT coalesce(sum(length(CAST(text AS BLOB))), 0) FROM notes");
+    st->patients = store_count(s, "SELECT count(*) FROM patients");
+    st->notes = store_count(s, "SELECT count(*) FROM notes");
+    st->chunks = store_count(s, "SELECT count(*) FROM chunks");
+    st->vectors = store_count(s, "SELECT count(*) FROM vectors");
+    st->text_bytes = store_count(s, "SELECT coalesce(sum(length(CAST(text AS BLOB))), 0) FROM notes");
     if (st->patients < 0 || st->notes < 0 || st->chunks < 0 || st->vectors < 0 || st->text_bytes < 0)
         return store_sql_error(s, "reading counts", err);
     st->generation = store_meta_int(s, "generation", 0);
@@ -563,7 +566,7 @@ onc_status onc_store_check(onc_store *s, onc_error *err) {
          "patients without notes"},
     };
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-        const int64_t bad = count_of(s, checks[i].sql);
+        const int64_t bad = store_count(s, checks[i].sql);
         if (bad != 0)
             return onc_error_set(err, ONC_ERR_FORMAT, "%s: %lld %s", s->path, (long long)bad, checks[i].what);
     }

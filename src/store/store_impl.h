@@ -21,14 +21,17 @@ struct onc_store {
     /* dense state, loaded on first use */
     onc_encoder *enc;
     char *enc_path;
+    bool dense_setup;      /* meta has a dense model: deletions are logged */
     struct onc_vecindex *ix;
-    int64_t ix_generation;
+    int64_t ix_generation; /* generation the loaded index matches, -1 none */
     onc_progress_fn progress;
     void *progress_ctx;
 };
 
 /* Run SQL without results; on failure set err naming the store. */
 onc_status store_exec(onc_store *s, const char *sql, onc_error *err);
+/* The first column of the first row of a query (a count), -1 on error. */
+int64_t store_count(onc_store *s, const char *sql);
 /* Prepare or fail with err. */
 sqlite3_stmt *store_prepare(onc_store *s, const char *sql, onc_error *err);
 /* Set err from the connection's last error, with context. */

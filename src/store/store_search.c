@@ -48,9 +48,34 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *v) {
         sqlite3_bind_null(st, i);
 }
 
-/* FTS5 query for a free-text question: every word a quoted term, OR-ed
- * (BM25 over the bag of words), AND-ed with the exact-match filter tags.
- * Returns NULL (no error) when the query has no searchable word. */
+/* English function words left out of BM25 queries (as Lucene's English
+ * analyzer does): they match most chunks, add nothing to the ranking and
+ * make every query scan the whole index. Sorted for bsearch. */
+static const char *const stopwords[] = {
+    "a",     "about", "an",   "and",   "any",  "are",  "as",    "at",   "be",    "been",  "but",  "by",
+    "can",   "did",   "do",   "does",  "for",  "from", "had",   "has",  "have",  "he",    "her",  "his",
+    "how",   "i",     "if",   "in",    "into", "is",   "it",    "its",  "of",    "on",    "or",   "she",
+    "such",  "that",  "the",  "their", "then", "there", "these", "they", "this",  "to",    "was",  "were",
+    "what",  "when",  "where", "which", "who",  "will", "with",  "would"};
+
+static int cmp_word(const void *key, const void *elem) { return strcmp(key, *(const char *const *)elem); }
+
+static bool is_stopword(const char *w, size_t n) {
+    char low[16];
+    if (n >= sizeof low) return false;
+    for (size_t i = 0; i < n; i++) low[i] = (char)(w[i] >= 'A' && w[i] <= 'Z' ? w[i] + 32 : w[i]);
+    low[n] = '\0';
+    return bsearch(low, stopwords, sizeof stopwords / sizeof stopwords[0], sizeof stopwords[0], cmp_word) != NULL;
+}
+
+static bool word_byte(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+/* FTS5 query for a free-text question: every word a quoted term (function
+ * words dropped unless nothing else is left), OR-ed (BM25 over the bag of
+ * words), AND-ed with the exact-match filter tags. Returns NULL (no error)
+ * when the query has no searchable word. */
 static char *fts_query(const char *q, const onc_search_params *p) {
     const size_t n = strlen(q);
     size_t cap = n * 3 + 512, o = 0;
@@ -58,22 +83,20 @@ static char *fts_query(const char *q, const onc_search_params *p) {
     if (!out) return NULL;
     int terms = 0;
     o += (size_t)snprintf(out + o, cap - o, "(");
-    for (size_t i = 0; i < n && terms < 64;) {
-        const unsigned char c = (unsigned char)q[i];
-        const bool word = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
-        if (!word) {
-            i++;
-            continue;
+    for (int pass = 0; pass < 2 && terms == 0; pass++) {
+        for (size_t i = 0; i < n && terms < 64;) {
+            if (!word_byte((unsigned char)q[i])) {
+                i++;
+                continue;
+            }
+            size_t j = i;
+            while (j < n && word_byte((unsigned char)q[j])) j++;
+            if (pass == 1 || !is_stopword(q + i, j - i)) {
+                o += (size_t)snprintf(out + o, cap - o, "%s\"%.*s\"", terms ? " OR " : "", (int)(j - i), q + i);
+                terms++;
+            }
+            i = j;
         }
-        size_t j = i;
-        while (j < n) {
-            const unsigned char d = (unsigned char)q[j];
-            if (!((d >= '0' && d <= '9') || (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z') || d >= 0x80)) break;
-            j++;
-        }
-        o += (size_t)snprintf(out + o, cap - o, "%s\"%.*s\"", terms ? " OR " : "", (int)(j - i), q + i);
-        terms++;
-        i = j;
     }
     if (!terms) {
         free(out);
@@ -132,17 +155,19 @@ static onc_status allowed_chunks(onc_store *s, const onc_search_params *p, int64
                                  onc_error *err) {
     *ids = NULL;
     *n = 0;
-    sqlite3_stmt *st = store_prepare(s,
-                                     "SELECT c.id FROM notes n JOIN chunks c ON c.note = n.rowid"
-                                     " WHERE (?1 IS NULL OR n.patient = ?1) AND (?2 IS NULL OR n.type = ?2)"
-                                     " AND (?3 IS NULL OR n.date >= ?3)"
-                                     " AND (?4 IS NULL OR substr(n.date, 1, length(?4)) <= ?4) ORDER BY c.id",
-                                     err);
+    /* Only the conditions in use, so that SQLite can pick the patient, type
+     * or date index (an "?1 IS NULL OR ..." form would scan every note). */
+    char sql[512] = "SELECT c.id FROM notes n JOIN chunks c ON c.note = n.rowid WHERE 1";
+    const char *conds[4] = {" AND n.patient = ?1", " AND n.type = ?2", " AND n.date >= ?3",
+                            " AND substr(n.date, 1, length(?4)) <= ?4"};
+    const char *vals[4] = {p->patient, p->type, p->date_from, p->date_to};
+    for (int i = 0; i < 4; i++)
+        if (vals[i] && *vals[i]) strncat(sql, conds[i], sizeof sql - strlen(sql) - 1);
+    strncat(sql, " ORDER BY c.id", sizeof sql - strlen(sql) - 1);
+    sqlite3_stmt *st = store_prepare(s, sql, err);
     if (!st) return ONC_ERR_IO;
-    bind_opt(st, 1, p->patient);
-    bind_opt(st, 2, p->type);
-    bind_opt(st, 3, p->date_from);
-    bind_opt(st, 4, p->date_to);
+    for (int i = 0; i < 4; i++)
+        if (vals[i] && *vals[i]) sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_STATIC);
     size_t cap = 0;
     onc_status rc = ONC_OK;
     int step;

@@ -131,6 +131,10 @@ allh = {h["chunk"]: h["score"] for h in search(db, "stage of the cancer", "--k",
 fh = search(db, "stage of the cancer", "--patient", patients[3], "--k", "50")
 check(len(fh) > 0 and all(abs(allh[h["chunk"]] - h["score"]) < 1e-9 for h in fh),
       "filtered BM25 scores equal unfiltered ones")
+sw = search(db, "What is the HER2 status of her tumor?", "--k", "10")
+check([h["chunk"] for h in sw] == [h["chunk"] for h in search(db, "HER2 status tumor", "--k", "10")] and len(sw) > 0,
+      "function words are left out of BM25 queries")
+check(len(search(db, "what is the", "--k", "3")) == 3, "a query of function words only still searches")
 pn = search(db, "stage of the cancer", "--k", "10", "--per-note")
 check(len({h["note"] for h in pn}) == len(pn) == 10, "--per-note: ten distinct notes")
 
@@ -204,6 +208,19 @@ check([h["chunk"] for h in hy] == [c for c, _ in want] and
       max(abs(h["score"] - s) for h, (_, s) in zip(hy, want)) < 1e-12, "hybrid = RRF(k=60) of BM25 and dense")
 hyw = search(ddb, q, "--mode", "hybrid", "--k", "5", "--w-dense", "0")
 check([h["chunk"] for h in hyw] == [h["chunk"] for h in bm[:5]], "hybrid with dense weight 0 = BM25 order")
+# cross-encoder rerank of the top 20 fused = `oncolm rerank` scores of those passages
+cls = os.path.join(W, "cls.gguf")
+run(["model", "create", "--arch", "bert", "--labels", "relevant,other", "--seed", "4", "-o", cls])
+top20 = search(ddb, q, "--mode", "hybrid", "--k", "20", "--show-text")
+pj = os.path.join(W, "passages.jsonl")
+with open(pj, "w", encoding="utf-8") as f:
+    for h in top20:
+        f.write(json.dumps({"id": h["chunk"], "text": h["text"]}) + "\n")
+rr = [json.loads(l) for l in run(["rerank", "-m", cls, "-q", q, "-i", pj]).stdout.splitlines()]
+rh = search(ddb, q, "--mode", "hybrid", "--k", "5", "--rerank", cls, "--rerank-n", "20")
+check([h["chunk"] for h in rh] == [x["id"] for x in rr[:5]] and
+      max(abs(h["score"] - x["score"]) for h, x in zip(rh, rr)) < 1e-4,
+      "--rerank: top 5 of the fused 20 by cross-encoder score, as `oncolm rerank` scores them")
 # stale index: adding a note makes the next dense search re-embed it
 extra = os.path.join(W, "extra.jsonl")
 with open(extra, "w", encoding="utf-8") as f:
@@ -214,6 +231,30 @@ check(stats(ddb)["vectors"] == sd["vectors"], "add does not embed (no model load
 hx = search(ddb, "dermatitis", "--mode", "dense", "--patient", "PX", "--k", "3")
 check(len(hx) == 1 and hx[0]["note"] == "X-1" and stats(ddb)["vectors"] == sd["vectors"] + 1,
       "dense search after a change embeds the new chunk and finds it")
+
+check(stats(ddb)["index_fresh"], "the vector index is brought up to date (incrementally) by the search")
+# delete: the deleted note's chunks leave the index
+d_id = dense[0]["note"]
+run(["index", "delete", "--db", ddb, "--id", d_id])
+after = search(ddb, q, "--mode", "dense", "--k", "5000")
+check(all(h["note"] != d_id for h in after) and len(after) == stats(ddb)["chunks"],
+      "after a delete, dense search ranks every remaining chunk and none of the deleted note's")
+# a damaged index file is detected and rebuilt
+with open(ddb + ".faiss", "r+b") as f:
+    f.seek(500)
+    f.write(b"\x00garbage\x00" * 8)
+st_before = stats(ddb)
+r = run(["index", "add", "--db", ddb, extra])  # a change, so the next search must look at the file
+after2 = search(ddb, q, "--mode", "dense", "--k", "5")
+check([h["chunk"] for h in after2] == [h["chunk"] for h in after[:5]] and stats(ddb)["index_fresh"],
+      "a damaged DB.faiss is rebuilt from the stored vectors, same results")
+# ANN kinds agree with exact on the top results
+for kind in ("hnsw", "ivf"):
+    run(["index", "build", "--db", ddb, "--ann", kind])
+    s5 = stats(ddb)
+    got = search(ddb, q, "--mode", "dense", "--k", "10")
+    overlap = len({h["chunk"] for h in got} & {h["chunk"] for h in after2 + after[5:10]})
+    check(s5["index_kind"] == kind and overlap >= 9, "--ann %s: recall@10 vs exact %d/10" % (kind, overlap))
 
 # --- batch search -> TREC run --------------------------------------------------------------
 run_path = os.path.join(W, "bm25.trec")
