@@ -553,7 +553,7 @@ onc_status onc_store_check(onc_store *s, onc_error *err) {
         const char *sql, *what;
     } checks[] = {
         {"SELECT count(*) FROM notes n WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.note = n.rowid)"
-         " AND length(trim(n.text, ' ' || char(9, 10, 13))) > 0",
+         " AND length(trim(n.text, ' ' || char(9, 10, 11, 12, 13))) > 0", /* blank as chunk.c's is_space */
          "notes without chunks"},
         {"SELECT count(*) FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM notes n WHERE n.rowid = c.note)",
          "chunks without a note"},
