@@ -1,7 +1,10 @@
 /* vecindex_faiss.cpp — the C++ bridge between oncolm/vecindex.h and FAISS
  * 1.7.3 (Debian ships FAISS's C API headers without their implementation).
  * Semantics, defaults, file format and thread-safety: include/oncolm/
- * vecindex.h. Rules kept here:
+ * vecindex.h. The file format itself (header, checksums, validation, atomic
+ * write, onc_vecindex_read_stamp) is plain C in vecindex_file.c
+ * (vecindex_internal.h); this file streams FAISS's payload in and out of it.
+ * Rules kept here:
  *   - every exported function is `extern "C"` and catches everything (FAISS
  *     exceptions become onc_errors, std::bad_alloc ONC_ERR_NOMEM);
  *   - nothing prints (k-means gets >= 39 points per list and
@@ -22,6 +25,7 @@
 #include "oncolm/vecindex.h"
 
 #include "oncolm/rng.h"
+#include "vecindex_internal.h"
 
 #include <cblas.h>
 #include <faiss/IndexFlat.h>
@@ -36,10 +40,8 @@
 #include <omp.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -85,13 +87,9 @@ struct onc_vecindex {
 
 namespace {
 
-constexpr char kMagic[8] = {'O', 'N', 'C', 'V', 'E', 'C', 'I', 'X'};
-constexpr uint32_t kVersion = 1;
-constexpr size_t kHeaderSize = 384;
-constexpr size_t kStampOff = 96;       /* stamp bytes [96, 352) */
-constexpr size_t kHeaderSumOff = 376;  /* checksum of bytes [0, 376) */
-constexpr uint32_t kMetricIP = 1;
-constexpr int kMaxParam = 65536;
+/* the file format (header, checksum, atomic write): vecindex_file.c */
+constexpr size_t kHeaderSize = ONC_VECFILE_HEADER_SIZE;
+constexpr int kMaxParam = ONC_VECFILE_PARAM_MAX;
 constexpr double kParallelWork = 4e6;  /* multiply-adds worth one more thread */
 constexpr int64_t kFilterBoostMax = 16;
 
@@ -155,212 +153,27 @@ int call_threads(const onc_vecindex *ix, const onc_vec_search_opts *o) {
     return ix->n_threads;
 }
 
-/* ---- the file header ------------------------------------------------------ */
-
-/* little-endian fields of n bytes */
-void put_le(uint8_t *p, uint64_t v, int n) {
-    for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-uint64_t get_le(const uint8_t *p, int n) {
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-void put32(uint8_t *p, uint32_t v) { put_le(p, v, 4); }
-void put64(uint8_t *p, uint64_t v) { put_le(p, v, 8); }
-uint32_t get32(const uint8_t *p) { return (uint32_t)get_le(p, 4); }
-uint64_t get64(const uint8_t *p) { return get_le(p, 8); }
-
-/* ---- checksum ------------------------------------------------------------ */
-
-/* A streaming 64-bit checksum for corruption detection (not cryptographic):
- * four lanes each absorb one little-endian 64-bit word of every 32-byte
- * block (lane = rotl(lane + w * K1, 31) * K2), the tail bytes and the length
- * are folded in at the end and the result goes through a splitmix64-style
- * finaliser. The value does not depend on how the stream is chunked. */
-class Checksum {
-  public:
-    void update(const void *data, size_t n) {
-        if (n == 0) return; /* data may be NULL (FAISS writes empty vectors) */
-        const uint8_t *p = static_cast<const uint8_t *>(data);
-        total_ += n;
-        if (tail_n_) {
-            size_t take = std::min(n, sizeof tail_ - tail_n_);
-            memcpy(tail_ + tail_n_, p, take);
-            tail_n_ += take;
-            p += take;
-            n -= take;
-            if (tail_n_ < sizeof tail_) return;
-            block(tail_);
-            tail_n_ = 0;
-        }
-        while (n >= 32) {
-            block(p);
-            p += 32;
-            n -= 32;
-        }
-        if (n) {
-            memcpy(tail_, p, n);
-            tail_n_ = n;
-        }
-    }
-    uint64_t digest() const {
-        uint64_t h = rotl(lane_[0], 1) + rotl(lane_[1], 7) + rotl(lane_[2], 12) + rotl(lane_[3], 18);
-        h ^= total_ * K3;
-        for (size_t i = 0; i < tail_n_; i++) h = rotl(h ^ (tail_[i] * K1), 11) * K2;
-        h ^= h >> 30;
-        h *= 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 27;
-        h *= 0x94d049bb133111ebULL;
-        h ^= h >> 31;
-        return h;
-    }
-
-  private:
-    static constexpr uint64_t K1 = 0x9e3779b185ebca87ULL, K2 = 0xc2b2ae3d27d4eb4fULL,
-                              K3 = 0x165667b19e3779f9ULL;
-    static uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-    void block(const uint8_t *p) {
-        for (int i = 0; i < 4; i++) lane_[i] = rotl(lane_[i] + get_le(p + 8 * i, 8) * K1, 31) * K2;
-    }
-    uint64_t lane_[4] = {0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL, 0xa4093822299f31d0ULL,
-                         0x082efa98ec4e6c89ULL};
-    uint8_t tail_[32] = {0};
-    size_t tail_n_ = 0;
-    uint64_t total_ = 0;
-};
-
-/* Header fields (offsets in bytes, all little-endian):
- *    0 magic "ONCVECIX"     8 u32 version       12 u32 header size (384)
- *   16 u32 kind            20 u32 dim          24 u64 count
- *   32 u64 payload bytes   40 u64 payload checksum
- *   48 u32 stamp length    52 u32 metric (1 = inner product)
- *   56 u32 hnsw M  60 efConstruction  64 efSearch  68 ivf nlist  72 nprobe
- *   76 u32 zero  80 u64 vectors at build time (IVF: the lists were trained
- *   for this many)  88..96 zero  96..352 stamp (zero padded)  352..376 zero
- *  376 u64 checksum of bytes [0, 376) */
-struct Header {
-    uint32_t version = kVersion;
-    uint32_t kind = 0, dim = 0;
-    uint64_t count = 0, payload_size = 0, payload_sum = 0;
-    uint32_t metric = kMetricIP;
-    uint32_t m = 0, efc = 0, efs = 0, nlist = 0, nprobe = 0;
-    uint64_t built = 0;
-    std::string stamp;
-};
-
-uint64_t header_sum(const uint8_t *h) {
-    Checksum c;
-    c.update(h, kHeaderSumOff);
-    return c.digest();
-}
-
-void encode_header(const Header &h, uint8_t *out) {
-    memset(out, 0, kHeaderSize);
-    memcpy(out, kMagic, 8);
-    put32(out + 8, h.version);
-    put32(out + 12, (uint32_t)kHeaderSize);
-    put32(out + 16, h.kind);
-    put32(out + 20, h.dim);
-    put64(out + 24, h.count);
-    put64(out + 32, h.payload_size);
-    put64(out + 40, h.payload_sum);
-    put32(out + 48, (uint32_t)h.stamp.size());
-    put32(out + 52, h.metric);
-    put32(out + 56, h.m);
-    put32(out + 60, h.efc);
-    put32(out + 64, h.efs);
-    put32(out + 68, h.nlist);
-    put32(out + 72, h.nprobe);
-    put64(out + 80, h.built);
-    memcpy(out + kStampOff, h.stamp.data(), h.stamp.size());
-    put64(out + kHeaderSumOff, header_sum(out));
-}
-
-/* Validate and decode the first kHeaderSize bytes of a file of file_size
- * bytes. Messages start with the path. */
-onc_status decode_header(const char *path, const uint8_t *b, uint64_t file_size, Header *h, onc_error *err) {
-    if (file_size == 0) return onc_error_set(err, ONC_ERR_FORMAT, "%s: empty file (not an oncolm vector index)", path);
-    if (file_size < 8 || memcmp(b, kMagic, 8) != 0)
-        return onc_error_set(err, ONC_ERR_FORMAT, "%s: not an oncolm vector index", path);
-    if (file_size < kHeaderSize)
-        return onc_error_set(err, ONC_ERR_FORMAT, "%s: truncated: %llu bytes, the header alone is %zu", path,
-                             (unsigned long long)file_size, kHeaderSize);
-    if (get64(b + kHeaderSumOff) != header_sum(b))
-        return onc_error_set(err, ONC_ERR_FORMAT, "%s: corrupt header (checksum mismatch)", path);
-    h->version = get32(b + 8);
-    if (h->version != kVersion)
-        return onc_error_set(err, ONC_ERR_FORMAT, "%s: oncolm vector index version %u is not supported (this build reads %u)",
-                             path, h->version, kVersion);
-    if (get32(b + 12) != kHeaderSize)
-        return onc_error_set(err, ONC_ERR_FORMAT, "%s: corrupt header (header size %u)", path, get32(b + 12));
-    h->kind = get32(b + 16);
-    h->dim = get32(b + 20);
-    h->count = get64(b + 24);
-    h->payload_size = get64(b + 32);
-    h->payload_sum = get64(b + 40);
-    uint32_t stamp_len = get32(b + 48);
-    h->metric = get32(b + 52);
-    h->m = get32(b + 56);
-    h->efc = get32(b + 60);
-    h->efs = get32(b + 64);
-    h->nlist = get32(b + 68);
-    h->nprobe = get32(b + 72);
-    h->built = get64(b + 80);
-    if (h->kind < ONC_VEC_EXACT || h->kind > ONC_VEC_IVF)
-        return onc_error_set(err, ONC_ERR_FORMAT, "%s: corrupt header (unknown index kind %u)", path, h->kind);
-    if (h->dim < 1 || h->dim > ONC_VEC_DIM_MAX)
-        return onc_error_set(err, ONC_ERR_FORMAT, "%s: corrupt header (dimension %u)", path, h->dim);
-    if (h->metric != kMetricIP)
-        return onc_error_set(err, ONC_ERR_FORMAT, "%s: unsupported metric %u (expected inner product)", path, h->metric);
-    if (stamp_len > ONC_VEC_STAMP_MAX)
-        return onc_error_set(err, ONC_ERR_FORMAT, "%s: corrupt header (stamp length %u)", path, stamp_len);
-    const char *st = reinterpret_cast<const char *>(b + kStampOff);
-    if (memchr(st, '\0', stamp_len))
-        return onc_error_set(err, ONC_ERR_FORMAT, "%s: corrupt header (NUL byte inside the stamp)", path);
-    h->stamp.assign(st, stamp_len);
-    bool params_ok = true;
-    if (h->kind == ONC_VEC_HNSW)
-        params_ok = h->m >= 2 && h->m <= 256 && h->efc >= 1 && h->efc <= (uint32_t)kMaxParam && h->efs >= 1 &&
-                    h->efs <= (uint32_t)kMaxParam;
-    if (h->kind == ONC_VEC_IVF) params_ok = h->nlist >= 1 && h->nprobe >= 1 && h->nprobe <= h->nlist;
-    if (!params_ok) return onc_error_set(err, ONC_ERR_FORMAT, "%s: corrupt header (index parameters)", path);
-    if (h->payload_size == 0 || h->payload_size > file_size - kHeaderSize)
-        return onc_error_set(err, ONC_ERR_FORMAT, "%s: truncated: %llu bytes, the header says %llu", path,
-                             (unsigned long long)file_size, (unsigned long long)(kHeaderSize + h->payload_size));
-    if (h->payload_size < file_size - kHeaderSize)
-        return onc_error_set(err, ONC_ERR_FORMAT, "%s: corrupt: %llu unexpected bytes after the index data", path,
-                             (unsigned long long)(file_size - kHeaderSize - h->payload_size));
-    return ONC_OK;
-}
-
 /* ---- FAISS I/O adapters ------------------------------------------------------ */
 
-/* Buffered writer to a file descriptor that checksums and counts what FAISS
- * writes. On a failed write it returns 0 items (FAISS then throws) and keeps
- * errno for the message. */
+/* Buffered writer to a file descriptor that checksums (onc_vecfile_sum) and
+ * counts what FAISS writes. On a failed write it returns 0 items (FAISS then
+ * throws) and keeps errno for the message. */
 struct FdWriter : faiss::IOWriter {
     int fd;
-    Checksum sum;
+    onc_vecfile_sum sum;
     uint64_t bytes = 0;
     int saved_errno = 0;
     std::vector<uint8_t> buf;
 
-    explicit FdWriter(int f) : fd(f) { buf.reserve(1 << 20); }
+    explicit FdWriter(int f) : fd(f) {
+        onc_vecfile_sum_init(&sum);
+        buf.reserve(1 << 20);
+    }
     ~FdWriter() noexcept(false) override {}
 
     bool write_all(const uint8_t *p, size_t n) {
-        while (n > 0) {
-            ssize_t k = ::write(fd, p, std::min(n, (size_t)1 << 30));
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) {
-                saved_errno = k < 0 ? errno : EIO;
-                return false;
-            }
-            p += k;
-            n -= (size_t)k;
-        }
-        return true;
+        saved_errno = onc_vecfile_write_all(fd, p, n);
+        return saved_errno == 0;
     }
     bool flush() {
         bool ok = write_all(buf.data(), buf.size());
@@ -373,7 +186,7 @@ struct FdWriter : faiss::IOWriter {
         if (nitems && n / nitems != size) return 0;
         if (n == 0) return nitems;
         const uint8_t *p = static_cast<const uint8_t *>(ptr);
-        sum.update(p, n);
+        onc_vecfile_sum_update(&sum, p, n);
         bytes += n;
         if (buf.size() + n <= buf.capacity()) {
             buf.insert(buf.end(), p, p + n);
@@ -1108,18 +921,6 @@ int64_t enforce_allowed(const AllowSet &allow, int64_t nq, int64_t k, float *D, 
     return dropped;
 }
 
-/* fsync the folder holding path so the rename is durable (best effort). */
-void sync_dir(const char *path) {
-    std::string p(path);
-    size_t slash = p.rfind('/');
-    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : p.substr(0, slash);
-    int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
 int resolve(int v, int def) { return v > 0 ? v : def; }
 
 /* A kind as C may hand it over (any int): reading an out-of-range value
@@ -1452,119 +1253,59 @@ void onc_vecindex_info(const onc_vecindex *ix, onc_vec_info *out) {
 const char *onc_vecindex_stamp(const onc_vecindex *ix) { return ix ? ix->stamp : ""; }
 
 /* Save: placeholder header, FAISS payload streamed through FdWriter
- * (checksummed), real header written over the placeholder, fsync, close,
- * rename, fsync of the folder. Any failure removes the temporary file. */
+ * (checksummed) into the temporary file, then onc_vecfile_tmp_commit writes
+ * the real header over the placeholder, fsyncs, closes, renames and fsyncs
+ * the folder. Any failure removes the temporary file. */
 onc_status onc_vecindex_save(const onc_vecindex *ix, const char *path, const char *stamp, onc_error *err) {
     if (!ix || !path) return onc_error_set(err, ONC_ERR_INVALID, "vector index save: NULL index or path");
     if (!stamp) stamp = "";
     if (strlen(stamp) > ONC_VEC_STAMP_MAX)
         return onc_error_set(err, ONC_ERR_INVALID, "%s: stamp of %zu bytes (at most %d)", path, strlen(stamp),
                              ONC_VEC_STAMP_MAX);
-    std::string tmp;
-    int fd = -1;
-    /* "PATH: STEP TMP failed: REASON", temporary file removed */
-    auto fail = [&](const char *step, int e) {
-        if (fd >= 0) close(fd);
-        if (!tmp.empty()) unlink(tmp.c_str());
-        return onc_error_set(err, ONC_ERR_IO, "%s: %s %s failed: %s", path, step, tmp.c_str(), strerror(e ? e : EIO));
-    };
+    onc_vecfile_tmp tmp = ONC_VECFILE_TMP_INIT;
     try {
         std::shared_lock<std::shared_mutex> lock(ix->mu);
-        tmp = std::string(path) + ".tmp." + std::to_string((long)getpid());
-        fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        if (fd < 0) return onc_error_set(err, ONC_ERR_IO, "%s: cannot create %s: %s", path, tmp.c_str(), strerror(errno));
+        onc_status st = onc_vecfile_tmp_create(path, &tmp, err);
+        if (st != ONC_OK) return st;
         uint8_t hb[kHeaderSize];
         memset(hb, 0, sizeof hb);
-        FdWriter w(fd);
-        if (!w.write_all(hb, sizeof hb)) return fail("write to", w.saved_errno);
+        FdWriter w(tmp.fd);
+        if (!w.write_all(hb, sizeof hb)) return onc_vecfile_tmp_fail(&tmp, path, "write to", w.saved_errno, err);
         try {
             faiss::write_index(ix->index.get(), &w);
         } catch (...) {
-            if (w.saved_errno) return fail("write to", w.saved_errno);
+            if (w.saved_errno) return onc_vecfile_tmp_fail(&tmp, path, "write to", w.saved_errno, err);
             throw;
         }
-        if (!w.flush()) return fail("write to", w.saved_errno);
-        Header h;
+        if (!w.flush()) return onc_vecfile_tmp_fail(&tmp, path, "write to", w.saved_errno, err);
+        onc_vecfile_header h;
+        onc_vecfile_header_init(&h);
         h.kind = (uint32_t)ix->kind;
         h.dim = (uint32_t)ix->dim;
         h.count = (uint64_t)ix->index->ntotal;
         h.payload_size = w.bytes;
-        h.payload_sum = w.sum.digest();
+        h.payload_sum = onc_vecfile_sum_digest(&w.sum);
         h.m = (uint32_t)ix->hnsw_m;
         h.efc = (uint32_t)ix->hnsw_efc;
         h.efs = (uint32_t)ix->hnsw_efs;
         h.nlist = (uint32_t)ix->ivf_nlist;
         h.nprobe = (uint32_t)ix->ivf_nprobe;
         h.built = (uint64_t)ix->built_count;
-        h.stamp = stamp;
-        encode_header(h, hb);
-        size_t off = 0;
-        while (off < sizeof hb) {
-            ssize_t k = pwrite(fd, hb + off, sizeof hb - off, (off_t)off);
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) return fail("write to", k < 0 ? errno : EIO);
-            off += (size_t)k;
-        }
-        if (fsync(fd) != 0) return fail("fsync of", errno);
-        int rc = close(fd);
-        fd = -1;
-        if (rc != 0) return fail("close of", errno);
-        if (rename(tmp.c_str(), path) != 0) return fail("renaming into place of", errno);
-        tmp.clear();
-        sync_dir(path);
+        snprintf(h.stamp, sizeof h.stamp, "%s", stamp);
+        onc_vecfile_encode_header(&h, hb);
+        st = onc_vecfile_tmp_commit(&tmp, path, hb, err);
+        if (st != ONC_OK) return st;
         /* documented: save sets the stamp (not to be raced with _stamp) */
         snprintf(const_cast<onc_vecindex *>(ix)->stamp, sizeof ix->stamp, "%s", stamp);
         return ONC_OK;
     } catch (...) {
         std::string ctx = std::string(path) + ": cannot save";
-        if (fd >= 0) close(fd);
-        fd = -1;
-        if (!tmp.empty()) unlink(tmp.c_str());
+        onc_vecfile_tmp_discard(&tmp);
         return error_from_exception(err, ctx);
     }
 }
 
-/* Open path and read + validate its header (h), leaving the descriptor open
- * in *fd_out (or closed when fd_out is NULL) and the size in *size_out. */
-static onc_status open_index_file(const char *path, Header *h, int *fd_out, uint64_t *size_out, onc_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return onc_error_set(err, ONC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat stt;
-    if (fstat(fd, &stt) != 0) {
-        int e = errno;
-        close(fd);
-        return onc_error_set(err, ONC_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(stt.st_mode)) {
-        close(fd);
-        return onc_error_set(err, ONC_ERR_IO, "%s: not a regular file", path);
-    }
-    uint64_t size = (uint64_t)stt.st_size;
-    uint8_t hb[kHeaderSize];
-    memset(hb, 0, sizeof hb);
-    size_t want = (size_t)std::min<uint64_t>(size, kHeaderSize), got = 0;
-    while (got < want) {
-        ssize_t k = pread(fd, hb + got, want - got, (off_t)got);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0) {
-            int e = errno;
-            close(fd);
-            return onc_error_set(err, ONC_ERR_IO, "%s: read failed: %s", path, strerror(e));
-        }
-        if (k == 0) break;
-        got += (size_t)k;
-    }
-    onc_status st = decode_header(path, hb, got < want ? got : size, h, err);
-    if (st != ONC_OK || !fd_out) {
-        close(fd);
-        return st;
-    }
-    *fd_out = fd;
-    *size_out = size;
-    return ONC_OK;
-}
-
-/* Load: header checks (open_index_file), map the file, payload checksum,
+/* Load: header checks (onc_vecfile_open), map the file, payload checksum,
  * then FAISS parses the payload from memory; the result must have the
  * structure, dimension and count the header promises. */
 onc_vecindex *onc_vecindex_load(const char *path, int n_threads, onc_error *err) {
@@ -1572,10 +1313,10 @@ onc_vecindex *onc_vecindex_load(const char *path, int n_threads, onc_error *err)
         onc_error_set(err, ONC_ERR_INVALID, "vector index load: NULL path");
         return nullptr;
     }
-    Header h;
+    onc_vecfile_header h;
     int fd = -1;
     uint64_t size = 0;
-    if (open_index_file(path, &h, &fd, &size, err) != ONC_OK) return nullptr;
+    if (onc_vecfile_open(path, &h, &fd, &size, err) != ONC_OK) return nullptr;
     void *map = mmap(nullptr, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
     int map_errno = errno;
     close(fd);
@@ -1589,9 +1330,7 @@ onc_vecindex *onc_vecindex_load(const char *path, int n_threads, onc_error *err)
         ~Unmap() { munmap(p, n); }
     } unmap{map, (size_t)size};
     const uint8_t *payload = static_cast<const uint8_t *>(map) + kHeaderSize;
-    Checksum sum;
-    sum.update(payload, (size_t)h.payload_size);
-    if (sum.digest() != h.payload_sum) {
+    if (onc_vecfile_checksum(payload, (size_t)h.payload_size) != h.payload_sum) {
         onc_error_set(err, ONC_ERR_FORMAT, "%s: corrupt: index data checksum mismatch", path);
         return nullptr;
     }
@@ -1609,7 +1348,7 @@ onc_vecindex *onc_vecindex_load(const char *path, int n_threads, onc_error *err)
             ix->ivf_nprobe = (int)h.nprobe;
         }
         ix->built_count = (int64_t)h.built;
-        snprintf(ix->stamp, sizeof ix->stamp, "%s", h.stamp.c_str());
+        snprintf(ix->stamp, sizeof ix->stamp, "%s", h.stamp);
         SpanReader rd(payload, (size_t)h.payload_size);
         rd.name = path;
         try {
@@ -1644,36 +1383,7 @@ onc_vecindex *onc_vecindex_load(const char *path, int n_threads, onc_error *err)
     }
 }
 
-onc_status onc_vecindex_read_stamp(const char *path, char *stamp, onc_vec_info *info, onc_error *err) {
-    if (!path) return onc_error_set(err, ONC_ERR_INVALID, "vector index: NULL path");
-    try {
-        Header h;
-        onc_status st = open_index_file(path, &h, nullptr, nullptr, err);
-        if (st != ONC_OK) return st;
-        if (stamp) {
-            memcpy(stamp, h.stamp.data(), h.stamp.size());
-            stamp[h.stamp.size()] = '\0';
-        }
-        if (info) {
-            memset(info, 0, sizeof *info);
-            info->kind = (onc_vec_kind)h.kind;
-            info->dim = (int)h.dim;
-            info->count = (int64_t)h.count;
-            if (info->kind == ONC_VEC_HNSW) {
-                info->hnsw_m = (int)h.m;
-                info->hnsw_ef_construction = (int)h.efc;
-                info->hnsw_ef_search = (int)h.efs;
-            } else if (info->kind == ONC_VEC_IVF) {
-                info->ivf_nlist = (int)h.nlist;
-                info->ivf_nprobe = (int)h.nprobe;
-            }
-            info->built_count = (int64_t)h.built;
-        }
-        return ONC_OK;
-    } catch (...) {
-        return error_from_exception(err, path);
-    }
-}
+/* onc_vecindex_read_stamp (the header only, no FAISS): vecindex_file.c */
 
 void onc_vecindex_free(onc_vecindex *ix) { delete ix; }
 
