@@ -26,21 +26,9 @@ typedef struct heap {
     int n, k;
 } heap;
 
-static void heap_push(heap *h, float s, int64_t id) {
-    if (h->n < h->k) {
-        int i = h->n++;
-        while (i > 0) {
-            int p = (i - 1) / 2;
-            if (!better(h->s[p], h->id[p], s, id)) break;
-            h->s[i] = h->s[p];
-            h->id[i] = h->id[p];
-            i = p;
-        }
-        h->s[i] = s;
-        h->id[i] = id;
-        return;
-    }
-    if (!better(s, id, h->s[0], h->id[0])) return;
+/* Move the hole at the root down to where (s, id) belongs among the first
+ * h->n entries (children that rank ahead of it move up); returns its slot. */
+static int sift_hole(heap *h, float s, int64_t id) {
     int i = 0;
     for (;;) {
         int l = 2 * i + 1, r = l + 1, w = i;
@@ -57,6 +45,25 @@ static void heap_push(heap *h, float s, int64_t id) {
         h->id[i] = h->id[w];
         i = w;
     }
+    return i;
+}
+
+static void heap_push(heap *h, float s, int64_t id) {
+    if (h->n < h->k) {
+        int i = h->n++;
+        while (i > 0) {
+            int p = (i - 1) / 2;
+            if (!better(h->s[p], h->id[p], s, id)) break;
+            h->s[i] = h->s[p];
+            h->id[i] = h->id[p];
+            i = p;
+        }
+        h->s[i] = s;
+        h->id[i] = id;
+        return;
+    }
+    if (!better(s, id, h->s[0], h->id[0])) return;
+    const int i = sift_hole(h, s, id);
     h->s[i] = s;
     h->id[i] = id;
 }
@@ -74,22 +81,7 @@ static void heap_drain(heap *h, float *out_s, int64_t *out_id) {
         float s = h->s[last];
         int64_t id = h->id[last];
         /* sift the former last element down from the root */
-        int i = 0;
-        for (;;) {
-            int l = 2 * i + 1, r = l + 1, w = i;
-            float ws = s;
-            int64_t wid = id;
-            if (l < h->n && better(ws, wid, h->s[l], h->id[l])) {
-                w = l;
-                ws = h->s[l];
-                wid = h->id[l];
-            }
-            if (r < h->n && better(ws, wid, h->s[r], h->id[r])) w = r;
-            if (w == i) break;
-            h->s[i] = h->s[w];
-            h->id[i] = h->id[w];
-            i = w;
-        }
+        const int i = sift_hole(h, s, id);
         if (h->n > 0) {
             h->s[i] = s;
             h->id[i] = id;
