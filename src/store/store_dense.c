@@ -406,4 +406,8 @@ void store_dense_free(onc_store *s) {
     onc_vecindex_free(s->ix);
     s->ix = NULL;
     s->ix_generation = -1;
+    onc_encoder_free(s->rerank_enc);
+    s->rerank_enc = NULL;
+    free(s->rerank_path);
+    s->rerank_path = NULL;
 }

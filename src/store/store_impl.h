@@ -21,6 +21,8 @@ struct onc_store {
     /* dense state, loaded on first use */
     onc_encoder *enc;
     char *enc_path;
+    onc_encoder *rerank_enc; /* cross-encoder of the last reranked search, kept for the next */
+    char *rerank_path;
     bool dense_setup;      /* meta has a dense model: deletions are logged */
     struct onc_vecindex *ix;
     int64_t ix_generation; /* generation the loaded index matches, -1 none */

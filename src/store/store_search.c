@@ -277,10 +277,20 @@ static onc_status rerank(onc_store *s, const char *query, const onc_search_param
                          onc_error *err) {
     const size_t m = n < (size_t)p->rerank_n ? n : (size_t)p->rerank_n;
     if (!m) return ONC_OK;
-    onc_encoder_params ep = onc_encoder_default_params();
-    ep.n_threads = p->n_threads;
-    onc_encoder *e = onc_encoder_load(p->rerank_model, &ep, err);
-    if (!e) return err ? err->code : ONC_ERR_IO;
+    if (!s->rerank_enc || strcmp(s->rerank_path, p->rerank_model) != 0) { /* load once per model */
+        onc_encoder_free(s->rerank_enc);
+        free(s->rerank_path);
+        s->rerank_path = NULL;
+        onc_encoder_params ep = onc_encoder_default_params();
+        ep.n_threads = p->n_threads;
+        if (!(s->rerank_enc = onc_encoder_load(p->rerank_model, &ep, err))) return err ? err->code : ONC_ERR_IO;
+        if (!(s->rerank_path = strdup(p->rerank_model))) {
+            onc_encoder_free(s->rerank_enc);
+            s->rerank_enc = NULL;
+            return onc_error_set(err, ONC_ERR_NOMEM, "out of memory");
+        }
+    }
+    onc_encoder *e = s->rerank_enc;
     char **text = calloc(m, sizeof *text);
     size_t *len = calloc(m, sizeof *len);
     float *sc = calloc(m, sizeof *sc);
@@ -296,7 +306,6 @@ static onc_status rerank(onc_store *s, const char *query, const onc_search_param
     free(text);
     free(len);
     free(sc);
-    onc_encoder_free(e);
     return rc;
 }
 
