@@ -14,6 +14,10 @@ packages=(
   libfaiss-dev          # dense vector search (exact, HNSW, IVF)
   python3 python3-numpy # independent test oracles (Debian's interpreter, not pyenv)
   python3-scipy         # oracle for the statistics (scipy.stats is the reference)
+  python3-sklearn       # oracle for classification metrics and kappa (scikit-learn 1.2.1)
+  python3-statsmodels   # oracle for McNemar and Wilson intervals (statsmodels 0.13.5)
+  python3-nltk          # oracle for the Porter stemmer of ROUGE (rouge-score uses nltk's)
+  chromium fonts-dejavu-core  # headless browser check that the HTML report's charts render
   clang libclang-rt-14-dev  # libFuzzer targets and sanitizer runtime
 )
 

@@ -10,6 +10,10 @@
  *   onc_norm_cdf / onc_norm_sf     scipy.special.ndtr (Cephes)
  *   onc_rankdata                   scipy.stats.rankdata(method="average")
  *   onc_quantile_linear            numpy.quantile(method="linear"), numpy 1.24
+ *   onc_binom_cdf_half / onc_chi2_sf_1 / onc_norm_isf  scipy.stats binom.cdf(k, n, .5),
+ *                                  chi2.sf(x, 1), norm.isf
+ *   onc_mcnemar                    statsmodels.stats.contingency_tables.mcnemar (0.13.5)
+ *   onc_wilson_interval            statsmodels proportion_confint(method="wilson")
  *   onc_bootstrap_paired_mean_diff percentile bootstrap with the oncolm RNG
  *                                  (xoshiro256**, oncolm/rng.h): reproducible
  *                                  from its seed; docs/EVALUATION.md gives the
@@ -156,6 +160,74 @@ typedef struct onc_bootstrap_result {
  * and finite inputs. ONC_ERR_NOMEM on allocation failure. */
 onc_status onc_bootstrap_paired_mean_diff(const double *a, const double *b, size_t n, int64_t n_resamples,
                                           double level, uint64_t seed, onc_bootstrap_result *out, onc_error *err);
+
+/* ---- proportions: binomial, chi-square, McNemar, Wilson ------------------------ */
+
+/* P(X <= k) for X ~ Binomial(n, 1/2), as scipy.stats.binom.cdf(k, n, 0.5):
+ * sum_{i<=k} C(n,i) / 2^n by the term ratio C(n,i)/C(n,i-1) = (n-i+1)/i with
+ * the binary exponent carried apart (no overflow for any n), so the relative
+ * error is a few ulp per term. k < 0 gives 0, k >= n gives 1. */
+double onc_binom_cdf_half(int64_t k, int64_t n);
+
+/* Survival function of the chi-square distribution with one degree of
+ * freedom, P(X > x) = erfc(sqrt(x / 2)) (scipy.stats.chi2.sf(x, 1)).
+ * 1 for x <= 0; NaN for NaN. */
+double onc_chi2_sf_1(double x);
+
+/* Inverse of onc_norm_sf: the z with P(Z > z) = q, as scipy.stats.norm.isf
+ * (q in (0, 1); +-inf at 0 and 1; NaN outside). Acklam's rational
+ * approximation refined by one Halley step against onc_norm_cdf, so it is
+ * accurate to a few ulp. */
+double onc_norm_isf(double q);
+
+typedef struct onc_mcnemar_result {
+    double statistic; /* exact: min(b, c); chi-square: (|b - c| - corr)^2 / (b + c) */
+    double pvalue;    /* two-sided */
+    int64_t b, c;     /* discordant pairs: b = A right & B wrong, c = A wrong & B right */
+    bool exact;
+    bool correction;
+} onc_mcnemar_result;
+
+/* McNemar's test on the discordant counts of a paired 2x2 table, exactly as
+ * statsmodels.stats.contingency_tables.mcnemar (statsmodels 0.13.5):
+ *   exact:  statistic = min(b, c); p = min(1, 2 binom.cdf(statistic, b + c, 0.5))
+ *           (b + c == 0 gives p = 1);
+ *   else:   statistic = (|b - c| - correction)^2 / (b + c); p = chi2.sf(statistic, 1)
+ *           (b + c == 0 gives NaN for both, as statsmodels' 0/0; note that
+ *           with the correction b == c gives a positive statistic, as there).
+ * ONC_ERR_INVALID for negative counts. */
+onc_status onc_mcnemar(int64_t b, int64_t c, bool exact, bool correction, onc_mcnemar_result *out,
+                       onc_error *err);
+
+/* Wilson score interval for count successes out of nobs, at confidence
+ * 1 - alpha, as statsmodels.stats.proportion.proportion_confint(count, nobs,
+ * alpha, method="wilson") (0.13.5, same arithmetic, no clipping):
+ *   crit = norm.isf(alpha/2); denom = 1 + crit^2/nobs;
+ *   center = (p + crit^2/(2 nobs)) / denom;
+ *   dist = crit sqrt(p(1-p)/nobs + crit^2/(4 nobs^2)) / denom.
+ * nobs <= 0, count outside [0, nobs] or alpha outside (0, 1): ONC_ERR_INVALID. */
+onc_status onc_wilson_interval(double count, double nobs, double alpha, double *lo, double *hi,
+                               onc_error *err);
+
+/* ---- paired bootstrap of any metric ------------------------------------------- */
+
+/* A metric difference on a resample: idx[0..n) are item indices (with
+ * repeats); write metric(system B on those items) - metric(system A on those
+ * items) to *diff. Return false when the metric is undefined on this resample
+ * (the resample is then skipped and counted). */
+typedef bool (*onc_paired_metric_fn)(const size_t *idx, size_t n, void *ctx, double *diff);
+
+/* Paired percentile bootstrap of the difference of any metric between two
+ * systems scored on the same n items. The draws are exactly those of
+ * onc_bootstrap_paired_mean_diff (same RNG, same order), so with a metric
+ * that is the mean of per-item scores the two give identical results.
+ * estimate = fn on the items in order (0..n-1); lo/hi = linear quantiles of
+ * the defined resample differences; se their standard deviation (ddof 1).
+ * *n_undefined (optional) receives the number of skipped resamples; when all
+ * are undefined, or the full sample is, ONC_ERR_INVALID. */
+onc_status onc_bootstrap_paired_metric(size_t n, onc_paired_metric_fn fn, void *ctx, int64_t n_resamples,
+                                       double level, uint64_t seed, onc_bootstrap_result *out,
+                                       int64_t *n_undefined, onc_error *err);
 
 /* Names used in messages and options: "two-sided" "greater" "less";
  * "wilcox" "pratt" "zsplit"; "auto" "exact" "approx". The parsers return

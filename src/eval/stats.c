@@ -294,51 +294,32 @@ onc_status onc_wilcoxon(const double *x, const double *y, size_t n, const onc_wi
 
 /* ---- bootstrap ------------------------------------------------------------------- */
 
+/* The mean of d over the resampled items, summed in draw order. */
+static bool mean_of_resample(const size_t *idx, size_t n, void *ctx, double *out) {
+    const double *d = ctx;
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += d[idx[i]];
+    *out = s / (double)n;
+    return true;
+}
+
 onc_status onc_bootstrap_paired_mean_diff(const double *a, const double *b, size_t n, int64_t n_resamples,
                                           double level, uint64_t seed, onc_bootstrap_result *out, onc_error *err) {
     memset(out, 0, sizeof *out);
     out->estimate = out->lo = out->hi = out->se = NAN;
     if (n == 0) return onc_error_set(err, ONC_ERR_INVALID, "bootstrap: no pairs");
-    if (n_resamples < 1 || n_resamples > 100000000)
-        return onc_error_set(err, ONC_ERR_INVALID, "bootstrap: resamples must be in [1, 1e8], got %lld",
-                             (long long)n_resamples);
-    if (!(level > 0 && level < 1))
-        return onc_error_set(err, ONC_ERR_INVALID, "bootstrap: level must be in (0, 1), got %g", level);
     double *d = malloc(n * sizeof *d);
-    double *means = malloc((size_t)n_resamples * sizeof *means);
-    if (!d || !means) {
-        free(d), free(means);
-        return onc_error_set(err, ONC_ERR_NOMEM, "bootstrap: out of memory (%zu pairs, %lld resamples)", n,
-                             (long long)n_resamples);
-    }
+    if (!d) return onc_error_set(err, ONC_ERR_NOMEM, "bootstrap: out of memory (%zu pairs)", n);
     for (size_t i = 0; i < n; i++) {
         d[i] = b[i] - a[i];
         if (!isfinite(d[i])) {
-            free(d), free(means);
+            free(d);
             return onc_error_set(err, ONC_ERR_INVALID, "bootstrap: pair %zu is not finite", i);
         }
     }
-    onc_rng rng;
-    onc_rng_seed(&rng, seed);
-    for (int64_t r = 0; r < n_resamples; r++) {
-        double s = 0.0;
-        for (size_t i = 0; i < n; i++) s += d[onc_rng_uniform_index(&rng, n)];
-        means[r] = s / (double)n;
-    }
-    out->estimate = onc_mean(d, n);
-    const double mm = onc_mean(means, (size_t)n_resamples);
-    double ss = 0.0;
-    for (int64_t r = 0; r < n_resamples; r++) ss += (means[r] - mm) * (means[r] - mm);
-    out->se = n_resamples > 1 ? sqrt(ss / (double)(n_resamples - 1)) : 0.0;
-    qsort(means, (size_t)n_resamples, sizeof *means, cmp_double);
-    out->lo = onc_quantile_linear(means, (size_t)n_resamples, (1.0 - level) / 2.0);
-    out->hi = onc_quantile_linear(means, (size_t)n_resamples, (1.0 + level) / 2.0);
-    out->level = level;
-    out->n = (int64_t)n;
-    out->n_resamples = n_resamples;
-    out->seed = seed;
-    free(d), free(means);
-    return ONC_OK;
+    onc_status st = onc_bootstrap_paired_metric(n, mean_of_resample, d, n_resamples, level, seed, out, NULL, err);
+    free(d);
+    return st;
 }
 
 /* ---- names -------------------------------------------------------------------------- */
