@@ -47,6 +47,12 @@ double cli_now(void);
  * bytes are written as \u00XX. */
 void cli_json_str(FILE *o, const char *p, size_t n);
 
+/* Write data[0..len) to path through "<path>.tmp.<pid>" and a rename, so a
+ * reader never sees a half-written file; "-" writes to stdout. Prints
+ * "oncolm: PATH: cannot write: REASON" and returns false on failure (the
+ * temporary file is removed). */
+bool cli_write_file_atomic(const char *path, const char *data, size_t len);
+
 /* Subcommands. */
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
@@ -65,7 +71,9 @@ int cmd_rerank(int argc, char **argv);
 int cmd_synth(int argc, char **argv);     /* synth corpus: cmd_synth.c */
 int cmd_index(int argc, char **argv);     /* index build|add|delete|stats: cmd_index.c */
 int cmd_search(int argc, char **argv);    /* search: cmd_search.c */
-int cmd_eval(int argc, char **argv);      /* eval retrieval (and later the other tables): cmd_eval.c */
+int cmd_eval(int argc, char **argv);      /* eval retrieval | paired: cmd_eval.c */
+int cmd_eval_predictions(int argc, char **argv); /* eval FILE.jsonl: cmd_eval_pred.c */
+int cmd_eval_compare(int argc, char **argv);     /* eval compare A B: cmd_eval_pred.c */
 
 /* Parts of `model`, in their own files. */
 int cmd_model_info(int argc, char **argv);

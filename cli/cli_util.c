@@ -141,3 +141,28 @@ double cli_now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+bool cli_write_file_atomic(const char *path, const char *data, size_t len) {
+    if (strcmp(path, "-") == 0) {
+        bool ok = fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0;
+        if (!ok) cli_errorf("writing to standard output failed");
+        return ok;
+    }
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp) {
+        cli_errorf("%s: out of memory", path);
+        return false;
+    }
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(data, 1, len, f) == len;
+    if (f && fclose(f) != 0) ok = false;
+    if (ok && rename(tmp, path) != 0) ok = false;
+    if (!ok) {
+        cli_errorf("%s: cannot write: %s", path, strerror(errno));
+        remove(tmp);
+    }
+    free(tmp);
+    return ok;
+}

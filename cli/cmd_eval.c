@@ -8,8 +8,8 @@
  *   eval paired     the paired statistics alone on two columns of numbers
  *                   (per-query scores from any tool).
  *
- * Later evaluation tables (classification, extraction, ...) are further
- * subcommands dispatched on argv[1] in cmd_eval(). All numbers come from
+ * `oncolm eval FILE.jsonl` and `oncolm eval compare A B` (prediction
+ * files) live in cmd_eval_pred.c; cmd_eval() dispatches on argv[1]. All numbers come from
  * oncolm/eval_retrieval.h and oncolm/stats.h; this file parses options and
  * prints (table, trec_eval lines, or JSON). docs/EVALUATION.md describes
  * the output. */
@@ -25,7 +25,10 @@
 #include "oncolm/stats.h"
 
 static const char *usage_eval =
-    "usage: oncolm eval <subcommand> [options]\n"
+    "usage: oncolm eval [options] PREDICTIONS.jsonl   every metric of a prediction file (classification,\n"
+    "                                                 multi-label, fields, ICD-10 codes, ROUGE, time, cost)\n"
+    "       oncolm eval <subcommand> [options]\n"
+    "  compare     two systems on the same items: McNemar or Wilcoxon, bootstrap CIs, a verdict\n"
     "  retrieval   nDCG@k, P@k, R@k, MRR@k, MAP of TREC runs against qrels, exactly as trec_eval\n"
     "              (or sentence-transformers); overall, per question category, per query;\n"
     "              paired comparison of runs (bootstrap CI, Wilcoxon signed-rank test)\n"
@@ -892,5 +895,7 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "retrieval")) return eval_retrieval_main(argc - 1, argv + 1);
     if (!strcmp(argv[1], "paired")) return eval_paired_main(argc - 1, argv + 1);
-    return cli_usage_error(usage_eval, "eval: unknown subcommand '%s' (retrieval, paired)", argv[1]);
+    if (!strcmp(argv[1], "compare")) return cmd_eval_compare(argc - 1, argv + 1);
+    /* Anything else is `oncolm eval [options] PREDICTIONS.jsonl`. */
+    return cmd_eval_predictions(argc, argv);
 }

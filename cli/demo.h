@@ -25,5 +25,6 @@ char *demo_path(const demo *d, const char *name);
 
 /* Steps in their own files; each returns a CLI exit code. */
 int demo_step_retrieval(demo *d); /* demo_retrieval.c */
+int demo_step_eval(demo *d);      /* demo_eval.c */
 
 #endif

@@ -238,7 +238,7 @@ typedef struct onc_extract_field {
     const char *name;     /* owned by the result */
     int64_t n_items;      /* items with a gold value for the field */
     int64_t n_missing;    /* of those, items whose prediction lacks the field */
-    onc_cls_result *cls;  /* multiclass metrics of the field (ONC_CLS_MISSING is one of its labels when n_missing > 0) */
+    onc_cls_result *cls;  /* multiclass metrics of the field; its classes are the real values (never ONC_CLS_MISSING) */
 } onc_extract_field;
 
 typedef struct onc_extract_result {
@@ -251,10 +251,12 @@ typedef struct onc_extract_result {
 /* Per-field multiclass metrics: gold and pred are [n_items * n_fields]
  * row-major (value of field f for item i at [i * n_fields + f]); NULL =
  * missing. A missing gold value leaves the item out of that field (not
- * annotated); a missing prediction is ONC_CLS_MISSING (always wrong). Each
- * field is onc_cls_evaluate with the sorted union of its values (so
- * accuracy and macro F1 equal sklearn's accuracy_score and f1_score(average=
- * 'macro') on the column). Errors: n_fields or n_items 0, duplicate field
+ * annotated); a missing prediction is ONC_CLS_MISSING (always wrong) but
+ * not a class. Each field is onc_cls_evaluate with labels = the sorted union
+ * of its real values, so accuracy equals sklearn's accuracy_score over all
+ * the field's items and macro F1 / kappa equal f1_score(average='macro',
+ * labels=...) / cohen_kappa_score(labels=...) with those labels (without
+ * missing predictions: the plain sklearn calls). Errors: n_fields or n_items 0, duplicate field
  * names, a field without any gold value, a gold value equal to
  * ONC_CLS_MISSING, zero_division not 0 or 1. */
 onc_extract_result *onc_extract_evaluate(const char *const *fields, size_t n_fields, const char *const *gold,

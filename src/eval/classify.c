@@ -325,6 +325,25 @@ onc_status onc_cls_kappa(const char *const *y1, const char *const *y2, size_t n,
 
 /* ---- field -> value per item ------------------------------------------------------------ */
 
+static int cmp_cstr(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The sorted distinct non-NULL values of a[0..n) and b[0..n) into out (room
+ * for 2n); returns their count. */
+static size_t sorted_real_values(const char *const *a, const char *const *b, size_t n, const char **out) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (a[i]) out[k++] = a[i];
+        if (b[i]) out[k++] = b[i];
+    }
+    qsort(out, k, sizeof *out, cmp_cstr);
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++)
+        if (m == 0 || strcmp(out[m - 1], out[i]) != 0) out[m++] = out[i];
+    return m;
+}
+
 void onc_extract_result_free(onc_extract_result *r) {
     if (!r) return;
     for (size_t f = 0; f < r->n_fields; f++) onc_cls_result_free(r->fields[f].cls);
@@ -354,8 +373,9 @@ onc_extract_result *onc_extract_evaluate(const char *const *fields, size_t n_fie
     const char **col_gold = malloc(n_items * sizeof *col_gold);
     const char **col_pred = malloc(n_items * sizeof *col_pred);
     const char **names = malloc(n_fields * sizeof *names);
+    const char **values = malloc(2 * n_items * sizeof *values);
     double *acc = malloc(n_fields * sizeof *acc), *f1 = malloc(n_fields * sizeof *f1);
-    if (!r || !col_gold || !col_pred || !names || !acc || !f1) {
+    if (!r || !col_gold || !col_pred || !names || !values || !acc || !f1) {
         onc_error_set(err, ONC_ERR_NOMEM, "out of memory evaluating %zu fields", n_fields);
         goto fail;
     }
@@ -382,6 +402,15 @@ onc_extract_result *onc_extract_evaluate(const char *const *fields, size_t n_fie
             onc_error_set(err, ONC_ERR_INVALID, "field \"%.200s\": no item has a gold value", fields[f]);
             goto fail;
         }
+        /* "(missing)" is not a class: with missing predictions the classes
+         * (and so macro F1 and the kappas) are the real values only, as
+         * oncolm eval does for one label per item; accuracy counts every
+         * item (sklearn's accuracy_score takes no labels). */
+        o.labels = NULL, o.n_labels = 0;
+        if (ef->n_missing > 0) {
+            o.labels = values;
+            o.n_labels = sorted_real_values(col_gold, col_pred, m, values);
+        }
         ef->cls = onc_cls_evaluate(col_gold, col_pred, m, &o, err);
         if (!ef->cls) {
             onc_error_prefix(err, "field \"%.200s\"", fields[f]);
@@ -392,10 +421,10 @@ onc_extract_result *onc_extract_evaluate(const char *const *fields, size_t n_fie
     }
     r->mean_accuracy = cls_np_mean(acc, n_fields);
     r->mean_macro_f1 = cls_np_mean(f1, n_fields);
-    free(col_gold), free(col_pred), free(names), free(acc), free(f1);
+    free(col_gold), free(col_pred), free(names), free(values), free(acc), free(f1);
     return r;
 fail:
-    free(col_gold), free(col_pred), free(names), free(acc), free(f1);
+    free(col_gold), free(col_pred), free(names), free(values), free(acc), free(f1);
     onc_extract_result_free(r);
     return NULL;
 }

@@ -669,7 +669,9 @@ def check_fields(gold, pred, zd=0, tag=""):
         same(o["name"], name, f"{tag} field name")
         same(o["n_missing"], sum(x == "(missing)" for x in yp), f"{tag} {name} missing")
         acc = accuracy_score(yt, yp)
-        mf1 = f1_score(yt, yp, average="macro", zero_division=zd)
+        # "(missing)" is not a class: macro F1 over the real values only
+        real = sorted(set(yt) | (set(yp) - {"(missing)"}))
+        mf1 = f1_score(yt, yp, labels=real, average="macro", zero_division=zd)
         same(o["cls"]["accuracy"], acc, f"{tag} {name} accuracy")
         same(o["cls"]["macro"]["f1"], mf1, f"{tag} {name} macro F1")
         accs.append(acc), f1s.append(mf1)
