@@ -228,36 +228,47 @@ static int load_prices(pred_cli *c, onc_price_table *table) {
     return CLI_EXIT_OK;
 }
 
+/* Parse the command line and load the price table. CLI_EXIT_OK when the
+ * command should go on; otherwise c and prices are freed and the result is
+ * the exit code, or negative when parse already answered (--help). */
+static int setup(int argc, char **argv, bool compare, pred_cli *c, onc_price_table *prices) {
+    memset(prices, 0, sizeof *prices);
+    int rc = parse(argc, argv, compare, c);
+    if (rc == CLI_EXIT_OK) rc = load_prices(c, prices);
+    if (rc != CLI_EXIT_OK) {
+        onc_price_table_free(prices);
+        free_cli(c);
+    }
+    return rc;
+}
+
+/* Write the outputs of a finished evaluation (or report its error st);
+ * frees json and rep. */
+static int finish(pred_cli *c, onc_status st, json_t *json, onc_report *rep, onc_error *err) {
+    int rc = st != ONC_OK ? cli_fail(err) : emit(c, json, rep);
+    json_decref(json);
+    onc_report_free(rep);
+    return rc;
+}
+
 int cmd_eval_predictions(int argc, char **argv) {
     pred_cli c;
-    int rc = parse(argc, argv, false, &c);
-    if (rc != CLI_EXIT_OK) {
-        free_cli(&c);
-        return rc < 0 ? CLI_EXIT_OK : rc;
-    }
     onc_price_table prices;
-    if ((rc = load_prices(&c, &prices)) != CLI_EXIT_OK) {
-        free_cli(&c);
-        return rc;
-    }
+    int rc = setup(argc, argv, false, &c, &prices);
+    if (rc != CLI_EXIT_OK) return rc < 0 ? CLI_EXIT_OK : rc;
     onc_error err = {0};
     onc_predictions p;
     if (onc_predictions_read(c.files[0], &p, &err) != ONC_OK) {
-        onc_price_table_free(&prices);
-        free_cli(&c);
-        return cli_fail(&err);
-    }
-    onc_report *rep = onc_report_new("Evaluation");
-    add_common_meta(rep);
-    json_t *json = NULL;
-    onc_eval_task task;
-    if (onc_eval_predictions(&p, &c.o, &json, rep, &task, &err) != ONC_OK)
         rc = cli_fail(&err);
-    else
-        rc = emit(&c, json, rep);
-    json_decref(json);
-    onc_report_free(rep);
-    onc_predictions_free(&p);
+    } else {
+        onc_report *rep = onc_report_new("Evaluation");
+        add_common_meta(rep);
+        json_t *json = NULL;
+        onc_eval_task task;
+        onc_status st = onc_eval_predictions(&p, &c.o, &json, rep, &task, &err);
+        rc = finish(&c, st, json, rep, &err);
+        onc_predictions_free(&p);
+    }
     onc_price_table_free(&prices);
     free_cli(&c);
     return rc;
@@ -265,40 +276,25 @@ int cmd_eval_predictions(int argc, char **argv) {
 
 int cmd_eval_compare(int argc, char **argv) {
     pred_cli c;
-    int rc = parse(argc, argv, true, &c);
-    if (rc != CLI_EXIT_OK) {
-        free_cli(&c);
-        return rc < 0 ? CLI_EXIT_OK : rc;
-    }
     onc_price_table prices;
-    if ((rc = load_prices(&c, &prices)) != CLI_EXIT_OK) {
-        free_cli(&c);
-        return rc;
-    }
+    int rc = setup(argc, argv, true, &c, &prices);
+    if (rc != CLI_EXIT_OK) return rc < 0 ? CLI_EXIT_OK : rc;
     onc_error err = {0};
     onc_predictions a, b;
     if (onc_predictions_read(c.files[0], &a, &err) != ONC_OK) {
-        onc_price_table_free(&prices);
-        free_cli(&c);
-        return cli_fail(&err);
-    }
-    if (onc_predictions_read(c.files[1], &b, &err) != ONC_OK) {
-        onc_predictions_free(&a);
-        onc_price_table_free(&prices);
-        free_cli(&c);
-        return cli_fail(&err);
-    }
-    onc_report *rep = onc_report_new("Comparison of two systems");
-    add_common_meta(rep);
-    json_t *json = NULL;
-    if (onc_eval_compare(&a, &b, &c.o, &json, rep, &err) != ONC_OK)
         rc = cli_fail(&err);
-    else
-        rc = emit(&c, json, rep);
-    json_decref(json);
-    onc_report_free(rep);
-    onc_predictions_free(&a);
-    onc_predictions_free(&b);
+    } else if (onc_predictions_read(c.files[1], &b, &err) != ONC_OK) {
+        rc = cli_fail(&err);
+        onc_predictions_free(&a);
+    } else {
+        onc_report *rep = onc_report_new("Comparison of two systems");
+        add_common_meta(rep);
+        json_t *json = NULL;
+        onc_status st = onc_eval_compare(&a, &b, &c.o, &json, rep, &err);
+        rc = finish(&c, st, json, rep, &err);
+        onc_predictions_free(&a);
+        onc_predictions_free(&b);
+    }
     onc_price_table_free(&prices);
     free_cli(&c);
     return rc;
