@@ -670,6 +670,51 @@ static void test_bootstrap(void **state) {
     assert_int_equal(onc_bootstrap_paired_mean_diff(c, c2, 3, 0, 0.9, 1, &b1, &err), ONC_ERR_INVALID);
 }
 
+/* Proportions. Published examples: Newcombe (1998), "Two-sided confidence
+ * intervals for the single proportion", Stat Med 17:857-872, Table II,
+ * method 3 (Wilson score, 95%): 81/263 -> 0.2553-0.3662, 15/148 ->
+ * 0.0624-0.1605, 0/20 -> 0-0.1611, 1/29 -> 0.0061-0.1718 (4 decimals, so
+ * |error| < 5e-5). Agresti (2002), Categorical Data Analysis, 2nd ed., sec.
+ * 10.1.1: presidential approval, discordant pairs 150 and 86: z = -4.17, so
+ * McNemar's chi-square (no correction) = 64^2/236 = 17.36 and p < 0.001
+ * (2 Phi(-4.166) = 3.10e-5). Hand-computed: binomial cdf(2; 4, 1/2) =
+ * (1 + 4 + 6)/16; exact McNemar b = 1, c = 5: 2 (1 + 6)/64 = 14/64; with
+ * the correction b == c == 3 gives (0 - 1)^2 / 6 (statsmodels' arithmetic);
+ * no discordant pair: exact p = 1; chi-square NaN without the correction,
+ * statistic inf and p 0 with it (statsmodels' division by zero). */
+static void test_proportions(void **state) {
+    (void)state;
+    onc_error err = {0};
+    const double newcombe[4][4] = {
+        {81, 263, 0.2553, 0.3662}, {15, 148, 0.0624, 0.1605}, {0, 20, 0, 0.1611}, {1, 29, 0.0061, 0.1718}};
+    for (int i = 0; i < 4; i++) {
+        double lo, hi;
+        assert_int_equal(onc_wilson_interval(newcombe[i][0], newcombe[i][1], 0.05, &lo, &hi, &err), ONC_OK);
+        assert_true(fabs(lo - newcombe[i][2]) < 5e-5 && fabs(hi - newcombe[i][3]) < 5e-5);
+    }
+    double lo, hi;
+    assert_int_equal(onc_wilson_interval(3, 2, 0.05, &lo, &hi, &err), ONC_ERR_INVALID);
+    assert_int_equal(onc_wilson_interval(1, 2, 0, &lo, &hi, &err), ONC_ERR_INVALID);
+
+    onc_mcnemar_result m;
+    assert_int_equal(onc_mcnemar(150, 86, false, false, &m, &err), ONC_OK);
+    NEAR(m.statistic, 4096.0 / 236);
+    assert_true(fabs(m.pvalue - 3.10e-5) < 0.01e-5);
+    assert_int_equal(onc_mcnemar(1, 5, true, false, &m, &err), ONC_OK);
+    assert_true(m.statistic == 1 && fabs(m.pvalue - 14.0 / 64) < 1e-15);
+    assert_int_equal(onc_mcnemar(3, 3, false, true, &m, &err), ONC_OK);
+    NEAR(m.statistic, 1.0 / 6);
+    assert_int_equal(onc_mcnemar(0, 0, true, false, &m, &err), ONC_OK);
+    assert_true(m.pvalue == 1);
+    assert_int_equal(onc_mcnemar(0, 0, false, false, &m, &err), ONC_OK);
+    assert_true(isnan(m.pvalue) && isnan(m.statistic));
+    assert_int_equal(onc_mcnemar(0, 0, false, true, &m, &err), ONC_OK);
+    assert_true(isinf(m.statistic) && m.pvalue == 0);
+    assert_int_equal(onc_mcnemar(-1, 2, true, false, &m, &err), ONC_ERR_INVALID);
+    assert_true(fabs(onc_binom_cdf_half(2, 4) - 11.0 / 16) < 1e-15);
+    assert_true(onc_binom_cdf_half(-1, 4) == 0 && onc_binom_cdf_half(4, 4) == 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trec_metrics),      cmocka_unit_test(test_st_metrics),
@@ -678,6 +723,7 @@ int main(void) {
         cmocka_unit_test(test_formats),           cmocka_unit_test(test_categories),
         cmocka_unit_test(test_stats_basics),      cmocka_unit_test(test_wilcoxon_textbook),
         cmocka_unit_test(test_wilcoxon_hand),     cmocka_unit_test(test_bootstrap),
+        cmocka_unit_test(test_proportions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

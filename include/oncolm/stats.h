@@ -193,8 +193,10 @@ typedef struct onc_mcnemar_result {
  *   exact:  statistic = min(b, c); p = min(1, 2 binom.cdf(statistic, b + c, 0.5))
  *           (b + c == 0 gives p = 1);
  *   else:   statistic = (|b - c| - correction)^2 / (b + c); p = chi2.sf(statistic, 1)
- *           (b + c == 0 gives NaN for both, as statsmodels' 0/0; note that
- *           with the correction b == c gives a positive statistic, as there).
+ *           (b + c == 0 gives, as statsmodels' division by zero, NaN for
+ *           both without the correction and statistic inf, p 0 with it;
+ *           note that with the correction b == c gives a positive
+ *           statistic, as there).
  * ONC_ERR_INVALID for negative counts. */
 onc_status onc_mcnemar(int64_t b, int64_t c, bool exact, bool correction, onc_mcnemar_result *out,
                        onc_error *err);

@@ -389,21 +389,29 @@ onc_status onc_eval_compare(const onc_predictions *a, const onc_predictions *b, 
             bool ra = s.a[i] > 0.5, rb = s.b[i] > 0.5;
             bb += ra && !rb, cc += !ra && rb, both += ra && rb, neither += !ra && !rb;
         }
+        /* One-sided: the exact binomial tail of the discordant pairs (there
+         * is no one-sided chi-square); no discordant pair: nothing to test
+         * (statsmodels' chi-square with correction would give p = 0). */
+        bool one_sided = o.alternative != ONC_ALT_TWO_SIDED, exact = o.mcnemar_exact || one_sided;
         onc_mcnemar_result m;
-        onc_mcnemar(bb, cc, o.mcnemar_exact, true, &m, NULL);
+        onc_mcnemar(bb, cc, exact, true, &m, NULL);
         pvalue = m.pvalue;
-        if (o.alternative != ONC_ALT_TWO_SIDED && o.mcnemar_exact)
+        if (one_sided)
             pvalue = o.alternative == ONC_ALT_GREATER ? onc_binom_cdf_half(bb, bb + cc) : onc_binom_cdf_half(cc, bb + cc);
-        snprintf(test_name, sizeof test_name, "McNemar%s%s", o.mcnemar_exact ? " exact" : " chi-square",
-                 o.alternative != ONC_ALT_TWO_SIDED && o.mcnemar_exact ? " (one-sided binomial)" : "");
-        snprintf(test_detail, sizeof test_detail, "%lld items right only with %s, %lld only with %s",
-                 (long long)cc, "B", (long long)bb, "A");
+        if (bb + cc == 0) pvalue = 1.0;
+        snprintf(test_name, sizeof test_name, "McNemar%s%s", exact ? " exact" : " chi-square",
+                 one_sided ? " (one-sided binomial)" : "");
+        if (bb + cc == 0)
+            snprintf(test_detail, sizeof test_detail, "no item right with one system and wrong with the other");
+        else
+            snprintf(test_detail, sizeof test_detail, "%lld items right only with %s, %lld only with %s",
+                     (long long)cc, "B", (long long)bb, "A");
         evr_set(test, "statistic", evr_num(m.statistic), &ok);
         evr_set(test, "a_right_b_wrong", json_integer(bb), &ok);
         evr_set(test, "a_wrong_b_right", json_integer(cc), &ok);
         evr_set(test, "both_right", json_integer(both), &ok);
         evr_set(test, "both_wrong", json_integer(neither), &ok);
-        evr_set(test, "exact", json_boolean(o.mcnemar_exact), &ok);
+        evr_set(test, "exact", json_boolean(exact), &ok);
     } else {
         double *xa = malloc(n * sizeof *xa), *xb = malloc(n * sizeof *xb);
         if (!xa || !xb) {

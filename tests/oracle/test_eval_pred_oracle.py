@@ -32,7 +32,7 @@ import warnings
 
 try:
     import numpy as np
-    from scipy.stats import wilcoxon
+    from scipy.stats import wilcoxon, binom
     from sklearn.metrics import (accuracy_score, balanced_accuracy_score, cohen_kappa_score, confusion_matrix,
                                  f1_score, hamming_loss, precision_recall_fscore_support)
     from sklearn.preprocessing import MultiLabelBinarizer
@@ -377,6 +377,24 @@ def part_compare(rng, cls_items, text_items):
         eq("compare macro F1 of A", row["a"], fa)
         want_better = "B" if ref.pvalue < 0.05 and est > 0 else ("A" if ref.pvalue < 0.05 else None)
         check(j["verdict"]["better"] == want_better, "verdict %r want %r" % (j["verdict"]["better"], want_better))
+        # chi-square with continuity correction (two-sided), and one-sided: binomial tail
+        r = oncolm("eval", "compare", "--quiet", "--json", out, "--mcnemar", "chi2", a_path, b_path)
+        check(r.returncode == 0, "compare --mcnemar chi2: " + r.stderr)
+        if r.returncode == 0:
+            ref = mcnemar([[0, b], [c, 0]], exact=False, correction=True)
+            eq("compare McNemar chi2 p", json.load(open(out))["test"]["pvalue"], float(ref.pvalue))
+        for alt, k in (("greater", b), ("less", c)):
+            r = oncolm("eval", "compare", "--quiet", "--json", out, "--alternative", alt, a_path, b_path)
+            check(r.returncode == 0, "compare --alternative: " + r.stderr)
+            if r.returncode == 0:
+                eq("compare McNemar one-sided " + alt, json.load(open(out))["test"]["pvalue"],
+                   float(binom.cdf(k, b + c, 0.5)))
+        # no discordant pair: nothing to test, p = 1 (chi-square too), no verdict
+        r = oncolm("eval", "compare", "--quiet", "--json", out, "--mcnemar", "chi2", a_path, a_path)
+        check(r.returncode == 0, "compare A with A: " + r.stderr)
+        if r.returncode == 0:
+            j = json.load(open(out))
+            check(j["test"]["pvalue"] == 1.0 and j["verdict"]["better"] is None, "A vs A: %r" % j["test"])
     # text: one-sided Wilcoxon on ROUGE-L F
     if text_items:
         b_items = [{"id": it["id"], "gold": it["gold"],
