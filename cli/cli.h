@@ -53,6 +53,11 @@ void cli_json_str(FILE *o, const char *p, size_t n);
  * temporary file is removed). */
 bool cli_write_file_atomic(const char *path, const char *data, size_t len);
 
+/* Split a --lora argument "FILE[:SCALE]": a suffix after the last ':' that
+ * parses as a finite number is the scale (*scale, default 1) and *path_len
+ * the length of FILE; otherwise the whole text is the file. */
+void cli_split_lora_arg(const char *arg, size_t *path_len, float *scale);
+
 /* Subcommands. */
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
@@ -60,6 +65,7 @@ int cmd_model(int argc, char **argv);    /* model info | model create */
 int cmd_tokenize(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);    /* vocab train */
 int cmd_quantize(int argc, char **argv);
+int cmd_lora(int argc, char **argv);     /* lora merge | info | convert: cmd_lora.c */
 int cmd_demo(int argc, char **argv);
 int cmd_generate(int argc, char **argv); /* generate, chat, score: cmd_generate.c */
 int cmd_chat(int argc, char **argv);

@@ -1,6 +1,7 @@
 /* cli_util.c — error printing, argument parsing and file reading for the CLI. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -165,4 +166,18 @@ bool cli_write_file_atomic(const char *path, const char *data, size_t len) {
     }
     free(tmp);
     return ok;
+}
+
+void cli_split_lora_arg(const char *arg, size_t *path_len, float *scale) {
+    const char *colon = strrchr(arg, ':');
+    *path_len = strlen(arg);
+    *scale = 1.0f;
+    if (colon && colon[1]) {
+        char *end = NULL;
+        const double v = strtod(colon + 1, &end);
+        if (end && *end == '\0' && isfinite(v)) {
+            *scale = (float)v;
+            *path_len = (size_t)(colon - arg);
+        }
+    }
 }

@@ -14,12 +14,16 @@
 #include "oncolm/tokenizer.h"
 
 #define MAX_STOPS 16
+#define MAX_LORAS 8
 
 static const char *common_usage =
     "  -m, --model FILE      GGUF model (llama, qwen2, phi3)\n"
     "  -t, --threads N       threads (default: all cores)\n"
     "  -c, --ctx N           context length (default: the model's, at most 4096)\n"
-    "  --kv f16|f32          KV cache type (default f16)\n";
+    "  --kv f16|f32          KV cache type (default f16)\n"
+    "  --lora FILE[:SCALE]   apply a LoRA adapter (llama.cpp GGUF, or a PEFT folder /\n"
+    "                        adapter_model.safetensors) with weight SCALE (default 1);\n"
+    "                        repeatable, up to 8\n";
 
 static const char *sampling_usage =
     "  -n, --max-tokens N    tokens to generate at most (default 256)\n"
@@ -42,6 +46,10 @@ typedef struct gen_opts {
     int32_t bias_id[64];
     float bias[64];
     int n_bias;
+    const char *lora_path[MAX_LORAS]; /* points into argv; lora_len[i] characters */
+    size_t lora_len[MAX_LORAS];
+    float lora_scale[MAX_LORAS];
+    int n_lora;
     bool json, raw_prompt, no_special;
 } gen_opts;
 
@@ -68,6 +76,14 @@ static int parse_common(gen_opts *o, int argc, char **argv, int *i) {
         NEED_VALUE;
         if (!cli_parse_i64(a, v, 8, 1 << 20, &iv)) return -1;
         o->n_ctx = (uint32_t)iv;
+    } else if (!strcmp(a, "--lora")) {
+        NEED_VALUE;
+        if (o->n_lora == MAX_LORAS) {
+            cli_errorf("--lora: at most %d adapters", MAX_LORAS);
+            return -1;
+        }
+        cli_split_lora_arg(v, &o->lora_len[o->n_lora], &o->lora_scale[o->n_lora]);
+        o->lora_path[o->n_lora++] = v;
     } else if (!strcmp(a, "--kv")) {
         NEED_VALUE;
         if (strcmp(v, "f16") && strcmp(v, "f32")) {
@@ -159,10 +175,20 @@ static void opts_init(gen_opts *o) {
 typedef struct session {
     onc_llm *m;
     onc_llm_ctx *c;
+    onc_lora *loras[MAX_LORAS];
+    int n_lora;
 } session;
+
+static void session_close(session *s) {
+    onc_llm_ctx_free(s->c);
+    for (int i = 0; i < s->n_lora; i++) onc_lora_free(s->loras[i]);
+    onc_llm_free(s->m);
+    memset(s, 0, sizeof *s);
+}
 
 static int session_open(session *s, const gen_opts *o, const char *usage) {
     onc_error err = {0};
+    memset(s, 0, sizeof *s);
     if (!o->model) return cli_usage_error(usage, "a model is needed (-m FILE)");
     if (!(s->m = onc_llm_load(o->model, &err))) return cli_fail(&err);
     onc_llm_ctx_params cp = onc_llm_ctx_default_params();
@@ -170,15 +196,25 @@ static int session_open(session *s, const gen_opts *o, const char *usage) {
     cp.n_ctx = o->n_ctx;
     cp.kv_type = o->kv;
     if (!(s->c = onc_llm_ctx_new(s->m, &cp, &err))) {
-        onc_llm_free(s->m);
+        session_close(s);
+        return cli_fail(&err);
+    }
+    for (int i = 0; i < o->n_lora; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%.*s", (int)o->lora_len[i], o->lora_path[i]);
+        if (!(s->loras[i] = onc_lora_load(path, onc_llm_gguf(s->m), onc_llm_hparams(s->m), &err))) {
+            session_close(s);
+            return cli_fail(&err);
+        }
+        s->n_lora++;
+    }
+    if (s->n_lora &&
+        onc_llm_ctx_set_adapters(s->c, (const onc_lora *const *)s->loras, o->lora_scale, (size_t)s->n_lora, &err) !=
+            ONC_OK) {
+        session_close(s);
         return cli_fail(&err);
     }
     return CLI_EXIT_OK;
-}
-
-static void session_close(session *s) {
-    onc_llm_ctx_free(s->c);
-    onc_llm_free(s->m);
 }
 
 /* Tokenize text with the model's tokenizer (BOS as the model says; special
@@ -289,7 +325,7 @@ int cmd_generate(int argc, char **argv) {
         cli_errorf("generate: give a prompt with -p TEXT or -f FILE");
         return CLI_EXIT_USAGE;
     }
-    session s;
+    session s = {0};
     int rc = session_open(&s, &o, generate_usage_head);
     if (rc) return rc;
     if ((rc = apply_bias(&o.gen, &o, &s))) goto out;
@@ -380,7 +416,7 @@ int cmd_chat(int argc, char **argv) {
             return CLI_EXIT_USAGE;
         }
     }
-    session s;
+    session s = {0};
     int rc = session_open(&s, &o, chat_usage_head);
     if (rc) return rc;
     onc_chat_template t;
@@ -483,7 +519,7 @@ int cmd_score(int argc, char **argv) {
         cli_errorf("score: give the text with -p TEXT or -f FILE");
         return CLI_EXIT_USAGE;
     }
-    session s;
+    session s = {0};
     int rc = session_open(&s, &o, score_usage_head);
     if (rc) return rc;
     onc_error err = {0};

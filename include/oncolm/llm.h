@@ -32,6 +32,7 @@
 
 #include "oncolm/arch.h"
 #include "oncolm/gguf.h"
+#include "oncolm/lora.h"
 #include "oncolm/status.h"
 #include "oncolm/tokenizer.h"
 #include "oncolm/types.h"
@@ -100,6 +101,17 @@ typedef struct onc_llm_batch {
  * error (token id out of range, sequence full: the message says which and
  * its length) nothing is appended and the context is unchanged. */
 onc_status onc_llm_decode(onc_llm_ctx *c, const onc_llm_batch *batch, onc_error *err);
+
+/* LoRA adapters (oncolm/lora.h) for the following decodes: every adapted
+ * linear layer W x becomes W x + sum_i scales[i] * s_i * B_i (A_i x), s_i
+ * the adapter's own alpha / rank (llama.cpp's --lora-scaled). Replaces the
+ * adapters set before; n = 0 removes them. The adapters are not copied and
+ * must outlive their use. Each must be for this model: same architecture,
+ * blocks that exist, and every A and B shaped for the tensor it adapts (an
+ * error names the adapter's tensor otherwise, and nothing changes). The KV
+ * cache is kept: clear the sequences when switching adapters mid-text. */
+onc_status onc_llm_ctx_set_adapters(onc_llm_ctx *c, const onc_lora *const *adapters, const float *scales, size_t n,
+                                    onc_error *err);
 
 /* Logits (n_vocab floats) of batch token i of the last decode, or NULL when
  * not kept. Valid until the next decode. */

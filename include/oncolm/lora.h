@@ -123,7 +123,15 @@ onc_status onc_lora_save_peft(const onc_lora *l, const char *dir, onc_error *err
 /* Load either format (a .gguf file; a PEFT directory, or its
  * adapter_model.safetensors / adapter_config.json) for the base model
  * (base, hp): the architecture, the tensor names and every shape must match
- * the base; a clear error names the file and the tensor otherwise. */
+ * the base; a clear error names the file and the tensor otherwise.
+ * Adapters of the embeddings or the output head are refused. PEFT tensors
+ * may be F32, F16 or BF16 (converted to F32 exactly); adapter_config.json
+ * gives r, lora_alpha, use_rslora, lora_dropout, target_modules (missing
+ * keys take PEFT's defaults; rank_pattern, alpha_pattern, DoRA and
+ * fan_in_fan_out are refused). A GGUF file cannot tell rsLoRA apart: it
+ * loads with rslora false and alpha as stored, which gives the same scale.
+ * Weights come in the order of onc_lora_new; modules is the mask of the
+ * weights found (PEFT: target_modules when given). */
 onc_lora *onc_lora_load(const char *path, const onc_gguf *base, const onc_hparams *hp, onc_error *err);
 
 #ifdef __cplusplus

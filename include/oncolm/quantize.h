@@ -71,8 +71,24 @@ typedef struct onc_quantize_event {
 
 typedef void (*onc_quantize_progress_fn)(void *user, const onc_quantize_event *ev);
 
+/* An optional change of weights while writing (e.g. merging LoRA
+ * adapters): applies(user, name) says whether tensor `name` is changed
+ * (it must be a 2-D+ tensor of a computable type); rows(user, name, r,
+ * row, n) changes its decoded F32 row r (n elements) in place before it is
+ * encoded. rows is called from worker threads, on different rows at once. */
+typedef struct onc_quantize_transform {
+    bool (*applies)(void *user, const char *name);
+    void (*rows)(void *user, const char *name, int64_t r, float *row, int64_t n);
+    void *user;
+} onc_quantize_transform;
+
 typedef struct onc_quantize_params {
-    onc_ftype ftype;                   /* target */
+    onc_ftype ftype;                   /* target (ignored with keep_types) */
+    const onc_quantize_transform *transform; /* NULL: none */
+    /* true: tensors the transform does not change are copied unchanged, the
+     * changed ones are written as F32 when their source is F32, BF16 when
+     * BF16, else F16 (no requantization); general.file_type is kept */
+    bool keep_types;
     int n_threads;                     /* <= 0: all online CPUs */
     onc_quantize_progress_fn progress; /* may be NULL */
     void *progress_user;

@@ -8,6 +8,9 @@
 
 #include "llm/llm_impl.h"
 
+/* adapter slots: bit index of the onc_lora_module */
+enum { LORA_Q = 0, LORA_K, LORA_V, LORA_O, LORA_GATE, LORA_UP, LORA_DOWN, LORA_QKV, LORA_GATE_UP };
+
 #define TRY(expr)                                                                                                      \
     do {                                                                                                               \
         onc_status st_ = (expr);                                                                                       \
@@ -74,6 +77,7 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
             const int64_t row = nq + gk + gv;
             onc_tensor qkv = onc_tensor_f32_view(c->qkv, row, n, row, "qkv");
             TRY(onc_backend_mul_mat(be, &qkv, &L->wqkv, &h, err));
+            TRY(llm_apply_lora(c, l, LORA_QKV, &qkv, &h, err));
             if (L->bqkv.data) TRY(onc_backend_add(be, &qkv, &qkv, &L->bqkv, err));
             q = onc_tensor_f32_heads(c->qkv, Dk, H, n, row, "q");
             k = onc_tensor_f32_heads(c->qkv + nq, Dk, Hkv, n, row, "k");
@@ -84,6 +88,9 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
             TRY(onc_backend_mul_mat(be, &q2, &L->wq, &h, err));
             TRY(onc_backend_mul_mat(be, &k2, &L->wk, &h, err));
             TRY(onc_backend_mul_mat(be, &v, &L->wv, &h, err));
+            TRY(llm_apply_lora(c, l, LORA_Q, &q2, &h, err));
+            TRY(llm_apply_lora(c, l, LORA_K, &k2, &h, err));
+            TRY(llm_apply_lora(c, l, LORA_V, &v, &h, err));
             if (L->has_bias) {
                 TRY(onc_backend_add(be, &q2, &q2, &L->bq, err));
                 TRY(onc_backend_add(be, &k2, &k2, &L->bk, err));
@@ -119,6 +126,7 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
             tmp = onc_tensor_f32_view(c->tmp, E, n, E, "tmp");
         }
         TRY(onc_backend_mul_mat(be, &tmp, &L->wo, &attn2, err));
+        TRY(llm_apply_lora(c, l, LORA_O, &tmp, &attn2, err));
         TRY(onc_backend_add(be, &x, &x, &tmp, err));
 
         /* feed-forward: down(silu(gate) * up) */
@@ -127,6 +135,7 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
         if (phi3) {
             onc_tensor gu = onc_tensor_f32_view(c->gate, 2 * F, n, 2 * F, "gate_up");
             TRY(onc_backend_mul_mat(be, &gu, &L->ffn_up, &h, err));
+            TRY(llm_apply_lora(c, l, LORA_GATE_UP, &gu, &h, err));
             gate = onc_tensor_f32_view(c->gate, F, n, 2 * F, "gate");
             up = onc_tensor_f32_view(c->gate + F, F, n, 2 * F, "up");
         } else {
@@ -134,10 +143,13 @@ onc_status llm_forward(onc_llm_ctx *c, const int32_t *tokens, const uint32_t *se
             up = onc_tensor_f32_view(c->up, F, n, F, "up");
             TRY(onc_backend_mul_mat(be, &gate, &L->ffn_gate, &h, err));
             TRY(onc_backend_mul_mat(be, &up, &L->ffn_up, &h, err));
+            TRY(llm_apply_lora(c, l, LORA_GATE, &gate, &h, err));
+            TRY(llm_apply_lora(c, l, LORA_UP, &up, &h, err));
         }
         TRY(onc_backend_silu(be, &gate, &gate, err));
         TRY(onc_backend_mul(be, &gate, &gate, &up, err));
         TRY(onc_backend_mul_mat(be, &tmp, &L->ffn_down, &gate, err));
+        TRY(llm_apply_lora(c, l, LORA_DOWN, &tmp, &gate, err));
         TRY(onc_backend_add(be, &x, &x, &tmp, err));
     }
 

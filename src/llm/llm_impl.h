@@ -23,6 +23,18 @@ struct onc_llm {
     int ftype_tensor_type; /* most common 2-D weight type (for describe) */
 };
 
+/* LoRA adapters applied at inference: for each block and linear layer
+ * ("slot" = bit index of onc_lora_module), a list of (A, B, scale). */
+enum { LLM_LORA_SLOTS = 9 };
+typedef struct llm_lora_mat {
+    onc_tensor a, b; /* F32 views of the adapter's A {n_in, r} and B {r, n_out} (not owned) */
+    float scale;     /* user scale x alpha / r */
+} llm_lora_mat;
+typedef struct llm_lora_slot {
+    llm_lora_mat *mats;
+    int n;
+} llm_lora_slot;
+
 struct onc_llm_ctx {
     const onc_llm *m;
     onc_llm_ctx_params p;
@@ -40,7 +52,16 @@ struct onc_llm_ctx {
     size_t logits_cap;           /* floats allocated */
     int32_t *logits_of;          /* [batch token] -> row in logits or -1 */
     size_t logits_of_cap;
+    /* adapters (onc_llm_ctx_set_adapters): slots[layer * LLM_LORA_SLOTS + slot] */
+    llm_lora_slot *lora_slots;
+    llm_lora_mat *lora_mats;
+    float *lora_u, *lora_t; /* scratch: n_batch x max rank, n_batch x max n_out */
 };
+
+/* y += sum over the adapters of block l, slot `slot`: scale * B (A x)
+ * (x {n_in, n}, y {n_out, n}); nothing when no adapter is set. */
+onc_status llm_apply_lora(onc_llm_ctx *c, uint32_t l, int slot, onc_tensor *y, const onc_tensor *x, onc_error *err);
+void llm_lora_clear(onc_llm_ctx *c);
 
 /* One forward pass over n tokens (n <= n_batch) already validated; writes the
  * logits of tokens with want[i] into rows out[i] of c->logits. */

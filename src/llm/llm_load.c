@@ -222,6 +222,7 @@ void onc_llm_ctx_free(onc_llm_ctx *c) {
     free(c->ids);
     free(c->out_idx);
     free(c->logits_of);
+    llm_lora_clear(c);
     free(c);
 }
 

@@ -118,6 +118,7 @@ typedef struct qz_tensor {
     const onc_gguf_tensor *src;
     onc_type dst_type;
     onc_quantize_event ev;
+    bool transformed; /* rows go through params->transform */
 } qz_tensor;
 
 typedef struct qz_ctx {
@@ -147,6 +148,7 @@ static void convert_rows(void *vctx, int ith, int nth) {
         } else {
             onc_dequantize_row(s->type, src, row, n);
         }
+        if (c->cur->transformed) c->params->transform->rows(c->params->transform->user, s->name, r, row, n);
         onc_quantize_row(c->cur->dst_type, row, (char *)c->dst + (size_t)r * drs, n);
     }
 }
@@ -201,7 +203,7 @@ onc_status onc_quantize_file(const char *in, const char *out, const onc_quantize
             goto done;
         }
     }
-    if ((rc = onc_gguf_set_u32(w, "general.file_type", (uint32_t)params->ftype)) != ONC_OK ||
+    if ((!params->keep_types && (rc = onc_gguf_set_u32(w, "general.file_type", (uint32_t)params->ftype)) != ONC_OK) ||
         (rc = onc_gguf_set_u32(w, "general.quantization_version", 2)) != ONC_OK) {
         onc_error_set(err, rc, "%s: cannot set metadata", out);
         goto done;
@@ -227,13 +229,27 @@ onc_status onc_quantize_file(const char *in, const char *out, const onc_quantize
         ev->src_bytes = s->nbytes;
         t->dst_type = onc_quantize_tensor_type(params->ftype, s->name, s->n_dims, s->ne, s->type, n_attn_v,
                                                n_ffn_down, &ev->fallback, &ev->wanted_type);
+        const onc_quantize_transform *tf = params->transform;
+        t->transformed = tf && tf->applies(tf->user, s->name);
+        if (t->transformed && (s->n_dims < 2 || !onc_type_traits_of(s->type)->can_compute)) {
+            rc = onc_error_set(err, ONC_ERR_UNSUPPORTED, "%s: tensor %s: cannot change a %s tensor of %u dims", in,
+                               s->name, onc_type_traits_of(s->type)->name, s->n_dims);
+            goto done;
+        }
+        if (params->keep_types) {
+            t->dst_type = !t->transformed                                           ? s->type
+                          : s->type == ONC_TYPE_F32 || s->type == ONC_TYPE_BF16 ? s->type
+                                                                                  : ONC_TYPE_F16;
+            ev->fallback = false;
+            ev->wanted_type = t->dst_type;
+        }
         if (!onc_type_traits_of(s->type)->can_compute && t->dst_type != s->type) {
             t->dst_type = s->type; /* cannot decode: keep as is */
             ev->wanted_type = s->type;
             ev->fallback = false;
         }
         ev->dst_type = t->dst_type;
-        ev->copied = t->dst_type == s->type;
+        ev->copied = t->dst_type == s->type && !t->transformed;
         ev->requantized = !ev->copied && onc_type_traits_of(s->type)->is_quantized;
         ev->dst_bytes = ev->copied ? s->nbytes
                                    : onc_type_row_size(t->dst_type, s->ne[0]) * (size_t)(s->ne[1] * s->ne[2] * s->ne[3]);

@@ -2,12 +2,14 @@
  * forward-pass oracle (tests/oracle/test_forward_oracle.py).
  *
  *   model_logits [--threads N] [--mode batch|incremental|chunks] [--ctx N]
- *                [--kv f32|f16] MODEL.gguf OUT.f32 ID...
+ *                [--kv f32|f16] [--lora FILE:SCALE]... MODEL.gguf OUT.f32 ID...
  *
  * Runs the ids at positions 0..n-1 and writes float32 logits [n][n_vocab],
  * row-major, little-endian. batch: one decode of all ids; incremental: one
  * id per decode (through the KV cache); chunks: decodes of 3 ids. The KV
- * cache is F32 unless --kv f16. Exit 1 with a message on error. */
+ * cache is F32 unless --kv f16. --lora (repeatable, up to 4) applies LoRA
+ * adapters (GGUF file or PEFT folder) with the given scale. Exit 1 with a
+ * message on error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +21,21 @@ int main(int argc, char **argv) {
     const char *mode = "batch";
     uint32_t n_ctx = 0;
     onc_type kv = ONC_TYPE_F32;
+    char lora_path[4][1024];
+    float lora_scale[4];
+    int n_lora = 0;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i += 2) {
         if (i + 1 >= argc) break;
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--mode")) mode = argv[i + 1];
         else if (!strcmp(argv[i], "--ctx")) n_ctx = (uint32_t)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--kv")) kv = !strcmp(argv[i + 1], "f16") ? ONC_TYPE_F16 : ONC_TYPE_F32;
+        else if (!strcmp(argv[i], "--lora") && n_lora < 4) {
+            const char *colon = strrchr(argv[i + 1], ':');
+            if (!colon) return fprintf(stderr, "model_logits: --lora wants FILE:SCALE\n"), 2;
+            snprintf(lora_path[n_lora], sizeof lora_path[n_lora], "%.*s", (int)(colon - argv[i + 1]), argv[i + 1]);
+            lora_scale[n_lora++] = strtof(colon + 1, NULL);
+        }
         else break;
     }
     if (argc - i < 3) {
@@ -53,6 +64,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "model_logits: %s\n", err.msg);
         return 1;
     }
+    onc_lora *loras[4] = {0};
+    for (int k = 0; k < n_lora; k++) {
+        if (!(loras[k] = onc_lora_load(lora_path[k], onc_llm_gguf(m), onc_llm_hparams(m), &err))) {
+            fprintf(stderr, "model_logits: %s\n", err.msg);
+            return 1;
+        }
+    }
+    if (n_lora && onc_llm_ctx_set_adapters(c, (const onc_lora *const *)loras, lora_scale, (size_t)n_lora, &err)) {
+        fprintf(stderr, "model_logits: %s\n", err.msg);
+        return 1;
+    }
     const int64_t V = onc_llm_n_vocab(m);
     float *out = malloc((size_t)n * V * sizeof *out);
     const int step = !strcmp(mode, "incremental") ? 1 : !strcmp(mode, "chunks") ? 3 : n;
@@ -72,6 +94,7 @@ int main(int argc, char **argv) {
     }
     free(out), free(ids), free(want);
     onc_llm_ctx_free(c);
+    for (int k = 0; k < n_lora; k++) onc_lora_free(loras[k]);
     onc_llm_free(m);
     return 0;
 }
