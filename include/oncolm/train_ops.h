@@ -63,7 +63,10 @@ void onc_gelu_erf_bwd(float *dx, const float *dy, const float *x, int64_t n);
 
 /* RoPE in place on x[T][H][Dh] (row t at x + t*ld, ld >= H*Dh), as
  * onc_backend_rope (same theta, modes, freq_factors, attn_factor); the
- * backward rotates the gradient by -theta (the transpose), also in place. */
+ * backward rotates the gradient by -theta (the transpose), also in place;
+ * it is the inverse of the forward only when attn_factor = 1 (the
+ * transpose multiplies by attn_factor too). n_rot must be even and
+ * <= min(Dh, 1024) (asserted). Single-threaded. */
 void onc_rope_fwd(float *x, int64_t T, int64_t H, int64_t Dh, int64_t ld, const int32_t *pos,
                   const onc_rope_params *p);
 void onc_rope_bwd(float *dx, int64_t T, int64_t H, int64_t Dh, int64_t ld, const int32_t *pos,
@@ -78,15 +81,20 @@ void onc_rope_bwd(float *dx, int64_t T, int64_t H, int64_t Dh, int64_t ld, const
  * kv_lo[t] <= s < kv_hi[t] (causal decoder: kv_lo = start of t's sequence,
  * kv_hi = t + 1; bidirectional encoder with padding: the sequence's
  * range), with softmax(scale * q.k). lse[T][H] saves the log-sum-exp of
- * each row (for the backward pass; may be NULL). Scratch: one row of T
- * floats per thread. */
+ * each row (for the backward pass; may be NULL). A token with an empty
+ * range (kv_lo == kv_hi) gets out = 0 and lse = -inf. Ranges must lie in
+ * [0, T) and H be a multiple of Hkv (else ONC_ERR_INVALID). Scratch: one
+ * row of T floats per thread. */
 onc_status onc_attention_fwd(onc_threadpool *tp, float *out, int64_t ldo, float *lse, const float *q, int64_t ldq,
                              const float *k, int64_t ldk, const float *v, int64_t ldv, int64_t T, int64_t H,
                              int64_t Hkv, int64_t Dh, const int32_t *kv_lo, const int32_t *kv_hi, float scale,
                              onc_error *err);
 /* Gradients dq, dk, dv (+=, same layouts and strides as q, k, v) from dout,
  * recomputing the probabilities from q, k and lse (out is needed for the
- * softmax backward: D_t = dout_t . out_t). */
+ * softmax backward: D_t = dout_t . out_t). Recomputes the scores (about
+ * 3x the forward's dot products; nothing T x T is stored); dq is threaded
+ * over (token, head), dk/dv over (key, kv head) with queries summed in
+ * increasing order. Scratch: T x H floats. */
 onc_status onc_attention_bwd(onc_threadpool *tp, float *dq, float *dk, float *dv, const float *dout, int64_t ldo,
                              const float *out, const float *lse, const float *q, int64_t ldq, const float *k,
                              int64_t ldk, const float *v, int64_t ldv, int64_t T, int64_t H, int64_t Hkv, int64_t Dh,
@@ -110,7 +118,11 @@ onc_status onc_linear_fwd(onc_threadpool *tp, float *y, int64_t ldy, const onc_m
                           int64_t ldx, int64_t T, onc_error *err);
 /* Input gradient through a frozen W: dx[T][n_in] += dy[T][n_out] W. W is
  * dequantized a tile of rows at a time (never whole): scratch of at most
- * 64 rows x n_in floats per thread. */
+ * 64 rows x n_in floats per thread. In fact the input columns are cut in
+ * fixed blocks of 256 (whole quant blocks) shared out to the threads, and a
+ * thread dequantizes 64 rows x 256 columns at a time (64 KiB of scratch per
+ * thread) and accumulates with sgemm, so each dx element sees the same
+ * sums whatever the thread count. */
 onc_status onc_linear_bwd_input(onc_threadpool *tp, float *dx, int64_t lddx, const onc_matrix *w, const float *dy,
                                 int64_t lddy, int64_t T, onc_error *err);
 /* Weight gradient of an F32 weight (full fine-tuning, heads):
@@ -123,13 +135,17 @@ void onc_linear_bwd_weight(float *dw, const float *dy, int64_t lddy, const float
  * Dropout (p in [0, 1)): inverted dropout of x with a mask drawn from
  * onc_rng seeded with `seed` (element order t, i), so the backward pass
  * (and a recomputation under activation checkpointing) regenerates the
- * same mask from the same seed; p = 0 uses x itself. Scratch: T x n_in
- * floats when p > 0. */
+ * same mask from the same seed; p = 0 uses x itself. The mask: one
+ * onc_rng_next per element of x in order (t, i) from onc_rng_seed(seed);
+ * the element is dropped when (bits >> 40) / 2^24 < p (top 24 bits as a
+ * uniform in [0, 1)), else multiplied by 1 / (1 - p). Scratch: T x n_in
+ * floats when p > 0. ONC_ERR_INVALID for p outside [0, 1) or bad shapes. */
 onc_status onc_lora_fwd(float *y, int64_t ldy, float *u, const float *x, int64_t ldx, const float *a, const float *b,
                         int64_t T, int64_t n_in, int64_t n_out, int64_t r, float scale, float p, uint64_t seed,
                         onc_error *err);
 /* Backward of onc_lora_fwd: da[r][n_in] +=, db[n_out][r] +=, dx[T][n_in] +=
- * (NULL skips). */
+ * (NULL skips); same p and seed as the forward (the mask is regenerated).
+ * Scratch: T x r floats, plus 2 T x n_in when p > 0. */
 onc_status onc_lora_bwd(float *dx, int64_t lddx, float *da, float *db, const float *dy, int64_t lddy, const float *u,
                         const float *x, int64_t ldx, const float *a, const float *b, int64_t T, int64_t n_in,
                         int64_t n_out, int64_t r, float scale, float p, uint64_t seed, onc_error *err);
@@ -146,7 +162,9 @@ void onc_embedding_bwd(float *demb, const float *dx, const int32_t *ids, int64_t
  * log-likelihood (computed in double), *n_counted (+=) the number of
  * counted tokens; dh[T][E] (+=, may be NULL) gets grad_scale * (softmax -
  * onehot) W for counted rows (pass grad_scale = 1 / total counted tokens of
- * the step for a mean). */
+ * the step for a mean). Chunks of 32 counted tokens; scratch 32 x (V + 2E)
+ * floats. A label >= V or < -1 is ONC_ERR_INVALID (nothing accumulated).
+ * The gradient goes through onc_linear_bwd_input. */
 onc_status onc_cross_entropy_chunked(onc_threadpool *tp, double *loss_sum, int64_t *n_counted, float *dh,
                                      const float *h, const onc_matrix *w, const int32_t *labels, int64_t T,
                                      float grad_scale, onc_error *err);
@@ -154,7 +172,8 @@ onc_status onc_cross_entropy_chunked(onc_threadpool *tp, double *loss_sum, int64
 /* Softmax cross-entropy of small logits rows (classifier heads):
  * logits[T][C], labels[T] (-1 skips), optional class weights[C] (NULL = 1;
  * the loss is then sum w_y * nll / sum w_y, as PyTorch's weighted mean);
- * returns the mean loss and writes dlogits (+=) of that mean. */
+ * returns the mean loss and writes dlogits (+=) of that mean. Returns 0
+ * (no gradient) when no row counts; labels must be < C (asserted). */
 double onc_softmax_xent(float *dlogits, const float *logits, const int32_t *labels, const float *class_weights,
                         int64_t T, int64_t C);
 
