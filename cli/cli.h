@@ -65,7 +65,8 @@ int cmd_model(int argc, char **argv);    /* model info | model create */
 int cmd_tokenize(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);    /* vocab train */
 int cmd_quantize(int argc, char **argv);
-int cmd_lora(int argc, char **argv);     /* lora merge | info | convert: cmd_lora.c */
+int cmd_lora(int argc, char **argv);
+int cmd_finetune(int argc, char **argv); /* finetune: cmd_finetune.c */     /* lora merge | info | convert: cmd_lora.c */
 int cmd_demo(int argc, char **argv);
 int cmd_generate(int argc, char **argv); /* generate, chat, score: cmd_generate.c */
 int cmd_chat(int argc, char **argv);

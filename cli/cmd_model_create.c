@@ -22,6 +22,7 @@ static const char create_usage[] =
     "  --rope-freqs                     add Llama-3.1 rope_freqs (llama)\n"
     "  --labels a,b,c                   bert classifier head with these labels\n"
     "  --seed S                         random seed (default 42)\n"
+    "  --init-std S                     standard deviation of the random weights (default 0.02)\n"
     "  --name NAME                      general.name\n"
     "  --chat-template NAME|none        tokenizer.chat_template: llama2|llama3|chatml|phi3|zephyr|mistral\n"
     "                                   (default: the family's; a --vocab file's is kept)\n"
@@ -139,6 +140,17 @@ int cmd_model_create(int argc, char **argv) {
                 goto done;
             }
             p.seed = s;
+        } else if (strcmp(a, "--init-std") == 0) {
+            double d;
+            if (!cli_parse_f64(a, v, &d)) {
+                rc = CLI_EXIT_USAGE;
+                goto done;
+            }
+            if (!(d > 0 && d <= 10)) {
+                rc = cli_usage_error(create_usage, "model create: --init-std must be in (0, 10]");
+                goto done;
+            }
+            p.init_std = (float)d;
         } else if (strcmp(a, "--name") == 0) {
             p.name = v;
         } else if (strcmp(a, "--chat-template") == 0) {

@@ -9,7 +9,9 @@
  * files are written atomically and a failed write names the file and
  * leaves no temporary file; out of memory at every allocation of a full
  * report is reported by the write functions (and leaks nothing under
- * ASan); the stream and string outputs equal the file output. */
+ * ASan); the stream and string outputs equal the file output; line charts
+ * (points per polyline, NaN gaps, log ticks, escaping, empty series,
+ * copies of the inputs, 10,000 points reduced per pixel column). */
 #include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
@@ -534,6 +536,197 @@ static void test_large_inputs_stay_small(void **state) {
     onc_report_free(r);
 }
 
+// --- line charts ----------------------------------------------------------------------------------
+
+/* Points of the k-th <polyline> of html (0-based); -1 when there is none. */
+static long polyline_points(const char *html, size_t k) {
+    const char *p = html;
+    for (size_t i = 0; i <= k; i++) {
+        p = strstr(p, "<polyline points=\"");
+        if (!p) return -1;
+        p += strlen("<polyline points=\"");
+    }
+    long n = 1;
+    for (; *p && *p != '"'; p++) n += *p == ' ';
+    return n;
+}
+
+/* A train-loss series of 10 steps with a NaN at step 5 and a validation
+ * series of 3 points whose name needs escaping. */
+static onc_report *lines_report(double *train_x, double *train_y, char *name) {
+    onc_report *r = onc_report_new("loss");
+    onc_report_add_lines(r, &(onc_report_lines){.caption = "Loss curves",
+                                                 .x_title = "step",
+                                                 .y_title = "loss",
+                                                 .n_series = 2,
+                                                 .series = (const char *[]){"train loss", name},
+                                                 .n_points = (const size_t[]){10, 3},
+                                                 .x = (const double *[]){train_x, (const double[]){0, 4, 9}},
+                                                 .y = (const double *[]){train_y, (const double[]){2.5, 1.5, 1.25}}});
+    return r;
+}
+
+static void test_lines(void **state) {
+    (void)state;
+    double x[10], y[10];
+    for (int i = 0; i < 10; i++) {
+        x[i] = i;
+        y[i] = 3.0 / (1 + i);
+    }
+    y[5] = NAN;
+    char name[] = "validation <loss> & \"x\"";
+    onc_report *r = lines_report(x, y, name);
+    char *html = render_html(r), *md = render_md(r);
+    /* the NaN splits train loss into 5 + 4 points; validation is one line of 3 */
+    assert_int_equal(count_of(html, "<polyline"), 3);
+    assert_int_equal(polyline_points(html, 0), 5);
+    assert_int_equal(polyline_points(html, 1), 4);
+    assert_int_equal(polyline_points(html, 2), 3);
+    assert_non_null(strstr(html, "train loss"));
+    assert_non_null(strstr(html, "validation &lt;loss&gt; &amp; &quot;x&quot;"));
+    assert_null(strstr(html, "<loss>"));
+    assert_non_null(strstr(html, "aria-labelledby=\"figure-1-title figure-1-desc\""));
+    assert_non_null(strstr(html, "<desc id=\"figure-1-desc\">Line chart of 2 series"));
+    assert_non_null(strstr(html, "stroke=\"#0072B2\""));                     /* palette colours, in order */
+    assert_non_null(strstr(html, "stroke=\"#E69F00\""));
+    assert_non_null(strstr(html, "<summary>Data table</summary>"));
+    assert_non_null(strstr(md, "**Figure 1.** Loss curves\n"));
+    assert_non_null(strstr(html, "loss against step from 0 to 9; values from 0.3000 to 3.0000 on a linear axis"));
+    assert_non_null(strstr(md, "Rows: 10 evenly spaced values of step"));
+    assert_non_null(strstr(md, "| step | train loss | validation \\<loss\\> & \"x\" |"));
+    /* rows at whole steps 0..9 (20 rows collapse to the 10 distinct whole values) */
+    assert_non_null(strstr(md, "| 0 | 3.0000 | 2.5000 |"));
+    assert_non_null(strstr(md, "| 5 | n/a | 1.5000 |")); /* step 5 of train loss is the gap; validation nearest is step 4 */
+    assert_non_null(strstr(md, "| 9 | 0.3000 | 1.2500 |"));
+    assert_non_null(strstr(md, "train loss: 10 points, last 0.3000 at 9, minimum 0.3000 at 9; 1 not drawn (n/a)."));
+    free(html);
+    free(md);
+
+    /* copies: changing the caller's arrays and names after the add changes nothing */
+    char *before = render_html(r);
+    for (int i = 0; i < 10; i++) x[i] = y[i] = -1;
+    memset(name, 'z', sizeof name - 1);
+    char *after = render_html(r);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    onc_report_free(r);
+}
+
+static void test_lines_log_and_empty(void **state) {
+    (void)state;
+    /* log scale: decades 0.01 .. 10 as ticks; the 0 and the negative value are gaps */
+    const double x[6] = {1, 2, 3, 4, 5, 6}, y[6] = {8, 0.5, 0, 0.05, -1, 0.02};
+    onc_report *r = onc_report_new("log");
+    onc_report_add_lines(r, &(onc_report_lines){.n_series = 1,
+                                                 .series = (const char *[]){"loss"},
+                                                 .n_points = (const size_t[]){6},
+                                                 .x = (const double *[]){x},
+                                                 .y = (const double *[]){y},
+                                                 .log_y = true});
+    char *html = render_html(r), *md = render_md(r);
+    for (const char *const *t = (const char *const[]){">0.01</text>", ">0.1</text>", ">1</text>", ">10</text>", NULL}; *t;
+         t++)
+        assert_non_null(strstr(html, *t));
+    assert_non_null(strstr(html, "logarithmic"));
+    assert_int_equal(count_of(html, "<polyline"), 1); /* 8, 0.5 */
+    assert_int_equal(polyline_points(html, 0), 2);
+    assert_int_equal(count_of(html, "<circle"), 2); /* 0.05 and 0.02 alone between gaps */
+    assert_non_null(strstr(md, "logarithmic y axis"));
+    assert_non_null(strstr(md, "loss: 6 points, last 0.0200 at 6, minimum 0.0200 at 6; 2 not drawn (n/a)."));
+    free(html);
+    free(md);
+    onc_report_free(r);
+
+    /* no series: "No data"; an empty series and an all-NaN one: legend only */
+    r = onc_report_new("empty");
+    onc_report_add_lines(r, &(onc_report_lines){.caption = "nothing"});
+    const double nan2[2] = {NAN, NAN};
+    onc_report_add_lines(r, &(onc_report_lines){.n_series = 2,
+                                                 .series = (const char *[]){"empty", "all n/a"},
+                                                 .n_points = (const size_t[]){0, 2},
+                                                 .x = (const double *[]){NULL, nan2},
+                                                 .y = (const double *[]){NULL, nan2}});
+    html = render_html(r);
+    md = render_md(r);
+    assert_non_null(strstr(html, "No data"));
+    assert_null(strstr(html, "<polyline"));
+    assert_non_null(strstr(html, ">all n/a</text>"));
+    assert_non_null(strstr(md, "No data."));
+    assert_non_null(strstr(md, "| x | empty | all n/a |"));
+    assert_non_null(strstr(md, "all n/a: 2 points; 2 not drawn (n/a)."));
+    free(html);
+    free(md);
+    onc_report_free(r);
+}
+
+static void test_lines_many_points(void **state) {
+    (void)state;
+    enum { N = 10000 };
+    double *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *v = malloc(N / 100 * sizeof *v),
+           *vx = malloc(N / 100 * sizeof *vx);
+    assert_true(x && y && v && vx);
+    for (size_t i = 0; i < N; i++) {
+        x[i] = (double)i;
+        y[i] = 2.0 / sqrt(1.0 + (double)i) + 0.05 * sin((double)i * 0.7); /* noisy descent */
+    }
+    for (size_t i = 0; i < N / 100; i++) {
+        vx[i] = (double)(i * 100);
+        v[i] = y[i * 100] + 0.1;
+    }
+    onc_report *r = onc_report_new("many");
+    onc_report_add_lines(r, &(onc_report_lines){.x_title = "step",
+                                                 .n_series = 2,
+                                                 .series = (const char *[]){"train", "validation"},
+                                                 .n_points = (const size_t[]){N, N / 100},
+                                                 .x = (const double *[]){x, vx},
+                                                 .y = (const double *[]){y, v}});
+    char *html = render_html(r), *md = render_md(r);
+    /* at most the lowest and highest point of each of the 640 (+1) pixel columns */
+    const long n0 = polyline_points(html, 0);
+    assert_true(n0 > 640 && n0 <= 2 * 641);
+    assert_int_equal(polyline_points(html, 1), N / 100);
+    assert_true(strlen(html) < 60000);
+    /* the data table: 20 rows */
+    assert_int_equal(count_of(md, "\n| "), 2 + 20);
+    assert_non_null(strstr(md, "| 9999 |"));
+    assert_true(strlen(md) < 4000);
+    free(html);
+    free(md);
+    onc_report_free(r);
+    free(x);
+    free(y);
+    free(v);
+    free(vx);
+}
+
+static void test_lines_out_of_memory(void **state) {
+    (void)state;
+    enum { N = 10000 }; /* copies larger than an arena chunk: each needs its own allocation */
+    static double x[N], y[N];
+    for (int i = 0; i < N; i++) x[i] = y[i] = i;
+    long n = 0;
+    for (; n < 100; n++) {
+        onc_report *r = onc_report_new("oom");
+        assert_non_null(r);
+        rep_fail_allocations_after(r, n);
+        onc_report_add_lines(r, &(onc_report_lines){.n_series = 1,
+                                                     .series = (const char *[]){"s"},
+                                                     .n_points = (const size_t[]){N},
+                                                     .x = (const double *[]){x},
+                                                     .y = (const double *[]){y}});
+        onc_error err = {0};
+        char *text = NULL;
+        const onc_status st = onc_report_render_markdown(r, &text, NULL, &err);
+        free(text);
+        onc_report_free(r);
+        if (st == ONC_OK) break;
+        assert_int_equal(st, ONC_ERR_NOMEM);
+    }
+    assert_true(n >= 2 && n < 100); /* the chart and its copies failed one after the other, then it worked */
+    onc_report_add_lines(NULL, &(onc_report_lines){0});
+}
+
 // --- files and errors ----------------------------------------------------------------------------
 
 /* No "<base>.tmp.*" file in the working folder. */
@@ -696,7 +889,9 @@ int main(void) {
         cmocka_unit_test(test_escaping),            cmocka_unit_test(test_nan_and_empty),
         cmocka_unit_test(test_histogram_bins),      cmocka_unit_test(test_large_inputs_stay_small),
         cmocka_unit_test(test_write_errors),        cmocka_unit_test(test_out_of_memory),
-        cmocka_unit_test(test_number_formats),
+        cmocka_unit_test(test_number_formats),      cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_lines_log_and_empty), cmocka_unit_test(test_lines_many_points),
+        cmocka_unit_test(test_lines_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,7 +39,8 @@
  * lost. Large inputs stay small: histograms are binned (never one element
  * per value), heat-map cells drop their text when too small, and paired
  * differences switch from a strip to a histogram above
- * ONC_REPORT_PAIRED_STRIP_MAX items.
+ * ONC_REPORT_PAIRED_STRIP_MAX items, and line charts keep at most two
+ * points per pixel column in the SVG.
  *
  * HTML: one UTF-8 file, <!DOCTYPE html>, inline <style> and inline <svg>
  * only (no JavaScript, no external reference of any kind, a
@@ -205,6 +206,37 @@ typedef struct onc_report_paired {
     int decimals;          /* as in onc_report_bars; 0 = automatic */
 } onc_report_paired;
 void onc_report_add_paired(onc_report *r, const onc_report_paired *p);
+
+/* Line chart of one or more series of (x, y) points: training and
+ * validation loss against the step. Each series is drawn as polylines in
+ * its palette colour, in the order of its points; a point whose x or y is
+ * not finite (or, with log_y, whose y is <= 0) is not drawn and splits the
+ * line (a gap); a run of one point is drawn as a dot. The x axis spans the
+ * drawn points of all series, the y axis likewise (log_y: decades, labels
+ * 10^k as plain numbers). Large series stay small: the SVG keeps, per
+ * pixel column of the plot and per run of points, only the points with the
+ * smallest and the largest y (in their original order), so a series draws
+ * at most about 2 points per column (1,280 for the 640-pixel plot) however
+ * many it has; the data keep every point. In Markdown (and the HTML data
+ * table) the chart is a table of the series at up to
+ * ONC_REPORT_LINES_TABLE_ROWS evenly spaced x values (each cell the y of
+ * the series' point nearest that x; "n/a" when that point is a gap), with
+ * per-series notes (points, last value, minimum and where). */
+#define ONC_REPORT_LINES_TABLE_ROWS 20
+typedef struct onc_report_lines {
+    const char *caption;            /* NULL = none */
+    const char *x_title;            /* e.g. "step"; NULL = none */
+    const char *y_title;            /* e.g. "loss"; NULL = none */
+    size_t n_series;                /* 0 allowed: drawn as "no data" */
+    const char *const *series;      /* [n_series] legend names ("train loss", "validation loss") */
+    const size_t *n_points;         /* [n_series] (0 allowed: an empty series, legend only) */
+    const double *const *x;         /* [n_series][n_points[s]] non-decreasing among finite values
+                                       (NULL allowed when n_points[s] is 0) */
+    const double *const *y;         /* [n_series][n_points[s]]; NaN / infinity = gap */
+    bool log_y;                     /* logarithmic y axis (values <= 0 become gaps) */
+    int decimals;                   /* of y in tables and tooltips, as in onc_report_bars; 0 = automatic */
+} onc_report_lines;
+void onc_report_add_lines(onc_report *r, const onc_report_lines *l);
 
 /* ---- output -------------------------------------------------------------------- */
 

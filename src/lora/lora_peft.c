@@ -19,6 +19,7 @@
 
 #include "lora/lora_internal.h"
 #include "lora/safetensors.h"
+#include "oncolm/fileio.h"
 #include "oncolm/types.h"
 
 #define PEFT_PREFIX "base_model.model.model.layers."

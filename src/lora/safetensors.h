@@ -77,8 +77,5 @@ typedef struct onc_st_entry {
  * malloc()ed buffer (caller frees). */
 onc_status onc_st_write_mem(const onc_st_entry *e, size_t n, void **out, size_t *out_size, onc_error *err);
 
-/* data[0..len) to path through "<path>.tmp.<pid>", fsync and rename; the
- * temporary file is removed on any failure and path is left untouched. */
-onc_status onc_write_file_atomic(const char *path, const void *data, size_t len, onc_error *err);
 
 #endif /* ONCOLM_LORA_SAFETENSORS_H */

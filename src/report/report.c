@@ -8,7 +8,8 @@
  * once by onc_report_free, so a block that runs out of memory half way is
  * simply never linked into the document. The first failure is recorded in
  * the report and returned by every write function. Rendering itself lives
- * in report_markdown.c, report_html.c and report_svg.c. */
+ * in report_markdown.c, report_html.c and report_svg.c; line charts are
+ * added in report_lines.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "oncolm/fileio.h"
 #include "oncolm/utf8.h"
 #include "report/report_internal.h"
 
@@ -87,7 +89,7 @@ static void *rep_alloc(onc_report *r, size_t n) {
 }
 
 /* count * size bytes, zeroed; NULL (error recorded) on overflow. */
-static void *rep_calloc(onc_report *r, size_t count, size_t size) {
+void *rep_calloc(onc_report *r, size_t count, size_t size) {
     if (size != 0 && count > SIZE_MAX / 2 / size) {
         rep_fail(r, ONC_ERR_NOMEM, "out of memory (%zu items of %zu bytes)", count, size);
         return NULL;
@@ -99,7 +101,7 @@ static void *rep_calloc(onc_report *r, size_t count, size_t size) {
 }
 
 /* Copy of v[0..n) in the arena (NULL when n == 0 or out of memory). */
-static double *rep_copy_doubles(onc_report *r, const double *v, size_t n) {
+double *rep_copy_doubles(onc_report *r, const double *v, size_t n) {
     if (n == 0) return NULL;
     double *p = rep_calloc(r, n, sizeof *p);
     if (p) memcpy(p, v, n * sizeof *p);
@@ -162,7 +164,7 @@ static size_t rep_sanitise(const char *s, char *out, bool one_line) {
 
 /* Sanitised arena copy of s (or of fallback when s is NULL); NULL when both
  * are NULL or out of memory (then r->status says so). */
-static char *rep_text(onc_report *r, const char *s, const char *fallback, bool one_line) {
+char *rep_text(onc_report *r, const char *s, const char *fallback, bool one_line) {
     if (!s) s = fallback;
     if (!s) return NULL;
     const size_t n = rep_sanitise(s, NULL, one_line);
@@ -251,7 +253,7 @@ static void *rep_grow(onc_report *r, void *items, size_t *cap, size_t n, size_t 
 }
 
 /* A new block at the end of the document; NULL when out of memory. */
-static rep_block *rep_push(onc_report *r, rep_kind kind) {
+rep_block *rep_push(onc_report *r, rep_kind kind) {
     if (r->status != ONC_OK) return NULL;
     rep_block *blocks = rep_grow(r, r->blocks, &r->cap_blocks, r->n_blocks, sizeof *blocks);
     if (!blocks) return NULL;
@@ -737,6 +739,7 @@ rep_ticks rep_nice_ticks(double lo, double hi, int target) {
     t.n_ticks = (int)llround((t.last - t.first) / step) + 1;
     const double l = -floor(log10(step) + 1e-9);
     t.decimals = l > 0 ? (int)l : 0;
+    t.log10 = false;
     return t;
 }
 
@@ -890,76 +893,13 @@ onc_status onc_report_fwrite_markdown(const onc_report *r, FILE *f, onc_error *e
 
 onc_status onc_report_fwrite_html(const onc_report *r, FILE *f, onc_error *err) { return rep_fwrite(r, true, f, err); }
 
-/* fsync the folder holding path, so the rename survives a crash (best effort). */
-static void rep_sync_dir(const char *path) {
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    const int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
-/* data[0..len) to path through "<path>.tmp.<pid>", fsync and rename; the
- * temporary file is removed on any failure. */
-static onc_status rep_write_atomic(const char *path, const char *data, size_t len, onc_error *err) {
-    const size_t cap = strlen(path) + 32; /* ".tmp." + a long in decimal + NUL */
-    char *tmp = malloc(cap);
-    if (!tmp) return onc_error_set(err, ONC_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid());
-    const int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        const onc_status st =
-            onc_error_set(err, ONC_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        free(tmp);
-        return st;
-    }
-    const char *failed = NULL; /* the step that failed */
-    int e = 0;
-    size_t done = 0;
-    while (done < len) {
-        const ssize_t w = write(fd, data + done, len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            failed = "write";
-            e = w < 0 ? errno : EIO;
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (!failed && fsync(fd) != 0) {
-        failed = "fsync";
-        e = errno;
-    }
-    if (close(fd) != 0 && !failed) {
-        failed = "close";
-        e = errno;
-    }
-    if (!failed && rename(tmp, path) != 0) {
-        failed = "rename";
-        e = errno;
-    }
-    if (failed) {
-        const onc_status st = onc_error_set(err, ONC_ERR_IO, "%s: %s of %s failed: %s", path, failed, tmp, strerror(e));
-        unlink(tmp);
-        free(tmp);
-        return st;
-    }
-    rep_sync_dir(path);
-    free(tmp);
-    return ONC_OK;
-}
 
 static onc_status rep_write(const onc_report *r, bool html, const char *path, onc_error *err) {
     ONC_ASSERT(path);
     rep_buf b = {0};
     const onc_status st = rep_render(r, html, &b, path, err);
     if (st != ONC_OK) return st;
-    const onc_status ws = rep_write_atomic(path, b.p ? b.p : "", b.len, err);
+    const onc_status ws = onc_write_file_atomic(path, b.p ? b.p : "", b.len, err);
     free(b.p);
     return ws;
 }

@@ -130,6 +130,7 @@ static void html_chart(rep_buf *b, const rep_block *blk) {
     case REP_BARS: caption = blk->u.bars->caption; break;
     case REP_HISTOGRAM: caption = blk->u.histogram->caption; break;
     case REP_PAIRED: caption = blk->u.paired->caption; break;
+    case REP_LINES: caption = blk->u.lines->caption; break;
     default: ONC_ASSERT(!"not a chart");
     }
     rep_buf_printf(b, "<figure class=\"chart\" id=\"figure-%d\">\n<figcaption><span class=\"no\">Figure %d.</span>",
@@ -143,6 +144,7 @@ static void html_chart(rep_buf *b, const rep_block *blk) {
     case REP_HEATMAP: rep_svg_heatmap(b, blk->u.heatmap, blk->number); break;
     case REP_BARS: rep_svg_bars(b, blk->u.bars, blk->number); break;
     case REP_HISTOGRAM: rep_svg_histogram(b, blk->u.histogram, blk->number); break;
+    case REP_LINES: rep_svg_lines(b, blk->u.lines, blk->number); break;
     default: rep_svg_paired(b, blk->u.paired, blk->number); break;
     }
     rep_grid g;

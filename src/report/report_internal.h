@@ -7,6 +7,8 @@
  *   report_markdown.c  Markdown renderer
  *   report_html.c      HTML document, text and tables
  *   report_svg.c       the SVG charts of the HTML renderer
+ *   report_lines.c     line charts: adding them, their data table, the
+ *                      per-pixel-column reduction of their SVG polylines
  *
  * Not a public header: only the files of src/report/ (and the unit test,
  * for fault injection) include it. */
@@ -52,6 +54,7 @@ typedef enum rep_kind {
     REP_BARS,
     REP_HISTOGRAM,
     REP_PAIRED,
+    REP_LINES, /* charts are REP_HEATMAP and every kind after it */
 } rep_kind;
 
 struct onc_report_table {
@@ -122,6 +125,22 @@ typedef struct rep_paired {
     double bin_width, bin_first_k;
 } rep_paired;
 
+typedef struct rep_line_series {
+    char *name;
+    size_t n;         /* points given */
+    double *x, *y;    /* [n] copies (NULL when n == 0) */
+    size_t n_drawn;   /* points drawn: x and y finite (and y > 0 with log_y) */
+} rep_line_series;
+
+typedef struct rep_lines {
+    char *caption, *x_title, *y_title;
+    size_t n_series;
+    rep_line_series *series;
+    bool log_y;
+    int decimals, x_decimals; /* y resolved as in rep_bars; x 0 when every x is whole, else 4 */
+    double x_lo, x_hi, y_lo, y_hi; /* range of the drawn points (y as given, not log); NaN when none */
+} rep_lines;
+
 typedef struct rep_block {
     rep_kind kind;
     int number; /* tables and figures are numbered separately from 1 */
@@ -133,6 +152,7 @@ typedef struct rep_block {
         rep_bars *bars;
         rep_histogram *histogram;
         rep_paired *paired;
+        rep_lines *lines;
     } u;
 } rep_block;
 
@@ -158,6 +178,15 @@ struct onc_report {
 /* Fault injection for the unit test: the next n allocations of r succeed,
  * the ones after fail as if memory had run out (n < 0 turns it off). */
 void rep_fail_allocations_after(onc_report *r, long n);
+
+/* Building blocks of the add functions (report.c), shared with
+ * report_lines.c. Each returns NULL with the report's first error recorded
+ * when memory runs out or r has failed before. */
+void *rep_calloc(onc_report *r, size_t count, size_t size);         /* zeroed arena memory */
+double *rep_copy_doubles(onc_report *r, const double *v, size_t n); /* arena copy; NULL when n == 0 */
+/* Sanitised arena copy of s (fallback when s is NULL; NULL when both are). */
+char *rep_text(onc_report *r, const char *s, const char *fallback, bool one_line);
+rep_block *rep_push(onc_report *r, rep_kind kind); /* a new block at the end, numbered */
 
 // --- numbers ----------------------------------------------------------------------------------
 
@@ -185,6 +214,7 @@ typedef struct rep_ticks {
     double first, last, step;
     int n_ticks;
     int decimals;
+    bool log10; /* the axis is log10 of the value: tick k is labelled 10^(first + k step) */
 } rep_ticks;
 rep_ticks rep_nice_ticks(double lo, double hi, int target);
 
@@ -253,6 +283,30 @@ void rep_svg_heatmap(rep_buf *b, const rep_heatmap *h, int number);
 void rep_svg_bars(rep_buf *b, const rep_bars *c, int number);
 void rep_svg_histogram(rep_buf *b, const rep_histogram *h, int number);
 void rep_svg_paired(rep_buf *b, const rep_paired *p, int number);
+void rep_svg_lines(rep_buf *b, const rep_lines *l, int number);
+
+/* Drawn point of a line chart: x and y finite, y > 0 on a log axis. */
+bool rep_lines_drawn(const rep_lines *l, double x, double y);
+/* The SVG polylines of series s (one <polyline> per run of drawn points,
+ * a <circle> for a run of one) at most two points per pixel column of each
+ * run (the lowest and highest y, in their order); px(x) and py(y) map data
+ * to pixels as x0 + (x - x_lo) * x_scale and y0 - (Y(y) - y_first) * y_scale
+ * with Y = log10 on a log axis. Returns the number of points written. */
+typedef struct rep_line_map {
+    double x0, x_lo, x_scale;
+    double y0, y_first, y_scale;
+} rep_line_map;
+size_t rep_lines_polylines(rep_buf *b, const rep_lines *l, size_t s, const rep_line_map *m);
+/* The chart data of a line chart (see rep_chart_data). */
+struct rep_grid;
+void rep_lines_data(const rep_lines *l, struct rep_grid *g, rep_buf *notes);
+/* Grid building (report_markdown.c), shared with report_lines.c. */
+bool rep_grid_init(struct rep_grid *g, size_t n_cols, const char *align);
+void rep_grid_cell(struct rep_grid *g, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* One-line summary of a paired comparison (plain text, UTF-8), shared by
  * both renderers: "Mean difference (B − A) in ROUGE-L F: +0.0123 (95% CI

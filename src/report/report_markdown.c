@@ -18,7 +18,7 @@
 
 // --- grids -----------------------------------------------------------------------------------
 
-static bool rep_grid_init(rep_grid *g, size_t n_cols, const char *align) {
+bool rep_grid_init(rep_grid *g, size_t n_cols, const char *align) {
     memset(g, 0, sizeof *g);
     g->n_cols = n_cols;
     g->align = malloc(n_cols ? n_cols : 1);
@@ -31,12 +31,7 @@ static bool rep_grid_init(rep_grid *g, size_t n_cols, const char *align) {
 }
 
 /* Append the next cell (row-major, header row first). */
-static void rep_grid_cell(rep_grid *g, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void rep_grid_cell(rep_grid *g, const char *fmt, ...) {
+void rep_grid_cell(rep_grid *g, const char *fmt, ...) {
     if (g->failed) return;
     if (g->n_cells == g->cap_cells) {
         const size_t cap = g->cap_cells ? g->cap_cells * 2 : 64;
@@ -272,6 +267,10 @@ bool rep_chart_data(const rep_block *blk, rep_grid *grid, rep_buf *notes) {
         else rep_buf_puts(notes, "No data.\n");
         break;
     case REP_PAIRED: rep_paired_data(blk->u.paired, grid, notes); break;
+    case REP_LINES:
+        if (blk->u.lines->n_series) rep_lines_data(blk->u.lines, grid, notes);
+        else rep_buf_puts(notes, "No data.\n");
+        break;
     default: ONC_ASSERT(!"not a chart");
     }
     return !grid->failed && !notes->failed;
@@ -410,6 +409,7 @@ static const char *rep_chart_caption(const rep_block *blk) {
     case REP_BARS: return blk->u.bars->caption;
     case REP_HISTOGRAM: return blk->u.histogram->caption;
     case REP_PAIRED: return blk->u.paired->caption;
+    case REP_LINES: return blk->u.lines->caption;
     default: return NULL;
     }
 }

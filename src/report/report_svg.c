@@ -1,6 +1,7 @@
 /* report_svg.c — the charts of the HTML report as inline SVG, drawn in C:
  * heat map (confusion matrix), grouped bars with error bars, histogram of
- * one or more series, paired differences (sorted strip or histogram).
+ * one or more series, paired differences (sorted strip or histogram), line
+ * charts (their polylines are reduced in report_lines.c).
  *
  * Every chart has a <title> and a <desc> (referenced by aria-labelledby),
  * numbers on its axes, axis titles and a legend for its series; each mark
@@ -76,6 +77,7 @@ typedef enum legend_glyph {
     GLYPH_SOFT_BOX, /* translucent square with an outline (overlaid histograms) */
     GLYPH_DASH,     /* dashed line (a mean) */
     GLYPH_INTERVAL, /* error bar (an interval) */
+    GLYPH_LINE,     /* solid line (a series of a line chart) */
 } legend_glyph;
 
 typedef struct legend_item {
@@ -126,9 +128,9 @@ static void legend_draw(rep_buf *b, double x0, double y0, double avail, const le
                            gx + 0.5, gy + 0.5, it->colour, it->colour);
             break;
         case GLYPH_DASH:
-            rep_buf_printf(b,
-                           "<path d=\"M%.1f %.1fH%.1f\" stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"4 3\"/>\n",
-                           gx, gy + 6.5, gx + 14, it->colour);
+        case GLYPH_LINE:
+            rep_buf_printf(b, "<path d=\"M%.1f %.1fH%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>\n", gx, gy + 6.5,
+                           gx + 14, it->colour, it->glyph == GLYPH_DASH ? " stroke-dasharray=\"4 3\"" : "");
             break;
         case GLYPH_INTERVAL:
             rep_buf_printf(b,
@@ -151,11 +153,19 @@ static double axis_pos(const rep_ticks *t, double v, double p0, double p1) {
     return p0 + (v - t->first) / (t->last - t->first) * (p1 - p0);
 }
 
+/* Label of tick i of t (10^v on a log axis, with the digits it needs). */
+static const char *tick_label(char num[REP_NUM_MAX], const rep_ticks *t, int i) {
+    const double v = t->first + i * t->step;
+    if (!t->log10) return rep_fmt(num, v, t->decimals);
+    const double k = round(v);
+    return rep_fmt(num, pow(10.0, k), k < 0 ? (int)-k : 0);
+}
+
 /* Width of the widest tick label of t. */
 static double ticks_label_w(const rep_ticks *t) {
     char num[REP_NUM_MAX];
     double w = 0;
-    for (int i = 0; i < t->n_ticks; i++) w = dmax(w, label_w(rep_fmt(num, t->first + i * t->step, t->decimals), 20, 12));
+    for (int i = 0; i < t->n_ticks; i++) w = dmax(w, label_w(tick_label(num, t, i), 20, 12));
     return w;
 }
 
@@ -174,7 +184,7 @@ static void svg_y_axis(rep_buf *b, const rep_ticks *t, double x0, double x1, dou
         const double v = t->first + i * t->step;
         const double y = axis_pos(t, v, top + ph, top);
         rep_buf_printf(b, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\">%s</text>\n", x0 - 6, y + 4,
-                       rep_fmt(num, v, t->decimals));
+                       tick_label(num, t, i));
     }
     rep_buf_printf(b, "</g>\n<path d=\"M%.1f %.1fV%.1f\" stroke=\"#555\"/>\n", x0, top, top + ph);
     if (title) {
@@ -686,5 +696,86 @@ void rep_svg_paired(rep_buf *b, const rep_paired *p, int number) {
         paired_histogram(b, p, left, top, pw, ph);
         svg_x_title(b, left + pw / 2, top + ph + 42, title);
     }
+    rep_buf_puts(b, "</svg>\n");
+}
+
+// --- line chart ------------------------------------------------------------------------------------------------
+
+/* Ticks of the y axis of a line chart: nice steps over the drawn range, or
+ * whole decades of log10 on a log axis (at least one decade). */
+static rep_ticks lines_y_ticks(const rep_lines *l) {
+    if (!l->log_y) {
+        double lo = l->y_lo, hi = l->y_hi;
+        if (!(hi > lo)) {
+            const double pad = lo != 0 ? fabs(lo) * 0.1 : 1;
+            lo -= pad;
+            hi += pad;
+        }
+        return rep_nice_ticks(lo, hi, 5);
+    }
+    const double lo = floor(log10(l->y_lo) + 1e-9), hi = ceil(log10(l->y_hi) - 1e-9);
+    rep_ticks t = {.first = lo, .last = hi > lo ? hi : lo + 1, .step = 1, .decimals = 0, .log10 = true};
+    t.n_ticks = (int)(t.last - t.first) + 1;
+    return t;
+}
+
+void rep_svg_lines(rep_buf *b, const rep_lines *l, int number) {
+    const size_t ns = l->n_series;
+    if (ns == 0) {
+        svg_no_data(b, number, l->caption);
+        return;
+    }
+    const bool any = isfinite(l->x_lo);
+    legend_item items[REP_N_PALETTE * 4];
+    size_t n_items = 0;
+    for (size_t s = 0; s < ns && n_items < REP_N_PALETTE * 4; s++)
+        items[n_items++] = (legend_item){rep_palette[s % REP_N_PALETTE], l->series[s].name, GLYPH_LINE};
+    const rep_ticks t = any ? lines_y_ticks(l) : rep_nice_ticks(0, 1, 5);
+    const double left = 30 + ticks_label_w(&t) + 10, pw = 640, ph = 240;
+    const double top = 8 + legend_height(items, n_items, pw) + 10;
+    const double W = left + pw + 24, H = top + ph + 26 + (l->x_title ? 22 : 4);
+    double x_lo = any ? l->x_lo : 0, x_hi = any ? l->x_hi : 1;
+    if (!(x_hi > x_lo)) {
+        x_lo -= 0.5;
+        x_hi += 0.5;
+    }
+
+    char a[REP_NUM_MAX], z[REP_NUM_MAX], ya[REP_NUM_MAX], yz[REP_NUM_MAX];
+    rep_buf desc = {0};
+    rep_buf_printf(&desc, "Line chart of %zu series (", ns);
+    for (size_t s = 0; s < ns; s++) rep_buf_printf(&desc, "%s%s", s ? ", " : "", l->series[s].name);
+    rep_buf_printf(&desc, ")%s%s", l->y_title ? ": " : "", l->y_title ? l->y_title : "");
+    rep_buf_printf(&desc, " against %s", l->x_title ? l->x_title : "x");
+    if (any)
+        rep_buf_printf(&desc, " from %s to %s; values from %s to %s on a %s axis", rep_fmt(a, l->x_lo, l->x_decimals),
+                       rep_fmt(z, l->x_hi, l->x_decimals), rep_fmt(ya, l->y_lo, l->decimals),
+                       rep_fmt(yz, l->y_hi, l->decimals), l->log_y ? "logarithmic" : "linear");
+    else rep_buf_puts(&desc, "; no point to draw");
+    rep_buf_puts(&desc, ". A gap in a line is a missing value.");
+    svg_begin(b, number, W, H, l->caption ? l->caption : "Line chart", desc.p ? desc.p : "");
+    b->failed |= desc.failed;
+    free(desc.p);
+
+    legend_draw(b, left, 8, pw, items, n_items);
+    svg_y_axis(b, &t, left, left + pw, top, ph, l->y_title, 14);
+    const rep_line_map map = {.x0 = left,
+                              .x_lo = x_lo,
+                              .x_scale = pw / (x_hi - x_lo),
+                              .y0 = top + ph,
+                              .y_first = t.first,
+                              .y_scale = ph / (t.last - t.first)};
+    for (size_t s = 0; s < ns; s++) {
+        const char *colour = rep_palette[s % REP_N_PALETTE];
+        rep_buf_printf(b,
+                       "<g class=\"line\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-linejoin=\"round\" "
+                       "stroke-linecap=\"round\"><title>",
+                       colour);
+        rep_buf_html(b, l->series[s].name);
+        rep_buf_printf(b, " (%zu points)</title>\n", l->series[s].n);
+        rep_lines_polylines(b, l, s, &map);
+        rep_buf_puts(b, "</g>\n");
+    }
+    svg_x_axis(b, x_lo, x_hi, left, left + pw, top + ph);
+    svg_x_title(b, left + pw / 2, top + ph + 42, l->x_title);
     rep_buf_puts(b, "</svg>\n");
 }

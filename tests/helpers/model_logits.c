@@ -49,52 +49,46 @@ int main(int argc, char **argv) {
     bool *want = malloc((size_t)n * sizeof *want);
     for (int j = 0; j < n; j++) ids[j] = atoi(argv[i + 2 + j]), want[j] = true;
     onc_error err = {0};
-    onc_llm *m = onc_llm_load(model_path, &err);
-    if (!m) {
-        fprintf(stderr, "model_logits: %s\n", err.msg);
-        return 1;
-    }
+    int rc = 1;
+    onc_llm *m = NULL;
+    onc_llm_ctx *c = NULL;
+    onc_lora *loras[4] = {0};
+    float *out = NULL;
+    FILE *f = NULL;
+    if (!(m = onc_llm_load(model_path, &err))) goto done;
     onc_llm_ctx_params cp = onc_llm_ctx_default_params();
     cp.n_threads = threads;
     cp.kv_type = kv;
     if (n_ctx) cp.n_ctx = n_ctx;
     if (cp.n_ctx == 0 || (int)cp.n_ctx < n) cp.n_ctx = (uint32_t)n;
-    onc_llm_ctx *c = onc_llm_ctx_new(m, &cp, &err);
-    if (!c) {
-        fprintf(stderr, "model_logits: %s\n", err.msg);
-        return 1;
-    }
-    onc_lora *loras[4] = {0};
-    for (int k = 0; k < n_lora; k++) {
-        if (!(loras[k] = onc_lora_load(lora_path[k], onc_llm_gguf(m), onc_llm_hparams(m), &err))) {
-            fprintf(stderr, "model_logits: %s\n", err.msg);
-            return 1;
-        }
-    }
-    if (n_lora && onc_llm_ctx_set_adapters(c, (const onc_lora *const *)loras, lora_scale, (size_t)n_lora, &err)) {
-        fprintf(stderr, "model_logits: %s\n", err.msg);
-        return 1;
-    }
+    if (!(c = onc_llm_ctx_new(m, &cp, &err))) goto done;
+    for (int k = 0; k < n_lora; k++)
+        if (!(loras[k] = onc_lora_load(lora_path[k], onc_llm_gguf(m), onc_llm_hparams(m), &err))) goto done;
+    if (n_lora && onc_llm_ctx_set_adapters(c, (const onc_lora *const *)loras, lora_scale, (size_t)n_lora, &err))
+        goto done;
     const int64_t V = onc_llm_n_vocab(m);
-    float *out = malloc((size_t)n * V * sizeof *out);
+    out = malloc((size_t)n * V * sizeof *out);
     const int step = !strcmp(mode, "incremental") ? 1 : !strcmp(mode, "chunks") ? 3 : n;
     for (int j = 0; j < n; j += step) {
         const int cnt = n - j < step ? n - j : step;
         onc_llm_batch b = {.n_tokens = cnt, .tokens = ids + j, .logits = want + j};
-        if (onc_llm_decode(c, &b, &err) != ONC_OK) {
-            fprintf(stderr, "model_logits: %s\n", err.msg);
-            return 1;
-        }
+        if (onc_llm_decode(c, &b, &err) != ONC_OK) goto done;
         for (int t = 0; t < cnt; t++) memcpy(out + (size_t)(j + t) * V, onc_llm_logits(c, t), (size_t)V * sizeof *out);
     }
-    FILE *f = fopen(out_path, "wb");
+    f = fopen(out_path, "wb");
     if (!f || fwrite(out, sizeof *out, (size_t)n * V, f) != (size_t)n * V || fclose(f) != 0) {
-        fprintf(stderr, "model_logits: cannot write %s\n", out_path);
-        return 1;
+        snprintf(err.msg, sizeof err.msg, "cannot write %s", out_path);
+        f = NULL;
+        goto done;
     }
+    f = NULL;
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "model_logits: %s\n", err.msg);
+    if (f) fclose(f);
     free(out), free(ids), free(want);
     onc_llm_ctx_free(c);
     for (int k = 0; k < n_lora; k++) onc_lora_free(loras[k]);
     onc_llm_free(m);
-    return 0;
+    return rc;
 }

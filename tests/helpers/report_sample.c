@@ -2,13 +2,14 @@
  * sample evaluation report with every element of oncolm/report.h (meta,
  * headings, paragraphs, tables with an emphasised row and hostile text,
  * heat map, grouped bars with intervals and an n/a bar, histograms overlaid
- * and side by side, paired differences as a strip and as a histogram) to a
- * Markdown and an HTML file.
+ * and side by side, paired differences as a strip and as a histogram, a
+ * line chart of training and validation loss) to a Markdown and an HTML
+ * file.
  *
  *   report_sample [--only KIND] [--values FILE] OUT.md OUT.html
  *
  * --only KIND writes a report holding just one chart (heatmap, bars,
- * histogram, paired, paired-hist), so the screenshot test can tell which
+ * histogram, paired, paired-hist, lines), so the screenshot test can tell which
  * chart drew what. --values FILE writes the raw values of the side-by-side
  * histogram ("series<TAB>value" lines, %.17g), for the numpy comparison of
  * the bins. The data are deterministic (oncolm's seeded RNG). Exit 1 with a
@@ -155,6 +156,40 @@ static void add_paired(onc_report *r, size_t n, const char *caption) {
     free(d);
 }
 
+/* Loss curves: 10,000 noisy training steps (NaN from step 4,000 to 4,199:
+ * a gap) and a validation loss every 200 steps. */
+static void add_lines(onc_report *r) {
+    enum { N = 10000, V = N / 200 };
+    double *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), vx[V], vy[V];
+    if (!x || !y) {
+        free(x);
+        free(y);
+        onc_report_add_lines(r, &(onc_report_lines){0});
+        return;
+    }
+    onc_rng rng;
+    onc_rng_seed(&rng, 7);
+    for (size_t i = 0; i < N; i++) {
+        x[i] = (double)i;
+        y[i] = 0.6 + 2.4 / sqrt(1.0 + (double)i / 50.0) + normalish(&rng, 0, 0.08);
+        if (i >= 4000 && i < 4200) y[i] = NAN;
+    }
+    for (size_t k = 0; k < V; k++) {
+        vx[k] = (double)(k * 200);
+        vy[k] = 0.75 + 2.4 / sqrt(1.0 + vx[k] / 50.0) + 0.00002 * vx[k];
+    }
+    onc_report_add_lines(r, &(onc_report_lines){.caption = "Training and validation loss",
+                                                 .x_title = "step",
+                                                 .y_title = "cross-entropy loss",
+                                                 .n_series = 2,
+                                                 .series = (const char *[]){"train loss", "validation loss"},
+                                                 .n_points = (const size_t[]){N, V},
+                                                 .x = (const double *[]){x, vx},
+                                                 .y = (const double *[]){y, vy}});
+    free(x);
+    free(y);
+}
+
 int main(int argc, char **argv) {
     const char *only = NULL, *values = NULL;
     int i = 1;
@@ -164,7 +199,7 @@ int main(int argc, char **argv) {
         else break;
     }
     if (argc - i != 2) {
-        fprintf(stderr, "usage: report_sample [--only heatmap|bars|histogram|paired|paired-hist] [--values FILE] "
+        fprintf(stderr, "usage: report_sample [--only heatmap|bars|histogram|paired|paired-hist|lines] [--values FILE] "
                         "OUT.md OUT.html\n");
         return 2;
     }
@@ -183,8 +218,10 @@ int main(int argc, char **argv) {
     if (all || strcmp(only, "paired") == 0) add_paired(r, 120, "Per-summary difference, fine-tuned minus baseline");
     if (all || strcmp(only, "paired-hist") == 0)
         add_paired(r, 2000, "Per-summary difference on 2,000 summaries (histogram)");
+    if (all) onc_report_add_heading(r, 2, "Fine-tuning");
+    if (all || strcmp(only, "lines") == 0) add_lines(r);
     if (!all && strcmp(only, "heatmap") && strcmp(only, "bars") && strcmp(only, "histogram") &&
-        strcmp(only, "paired") && strcmp(only, "paired-hist")) {
+        strcmp(only, "paired") && strcmp(only, "paired-hist") && strcmp(only, "lines")) {
         fprintf(stderr, "report_sample: unknown chart kind %s\n", only);
         onc_report_free(r);
         return 2;

@@ -14,6 +14,11 @@ the colours each chart draws are counted:
   one over the other;
 - paired differences, strip and histogram: the "B better" (#009E73) and
   "A better" (#D55E00) colours, black for the mean, grey for the bin of 0;
+- line chart (10,000 training steps with a gap, 50 validation points):
+  the train (#0072B2) and validation (#E69F00) line colours over far more
+  pixels than their legend swatches, and the gap of 200 steps leaves a
+  column of the plot without train colour; statically, the train series is
+  two polylines of at most 2 points per pixel column;
 - the full page is not blank and fits the window (the bottom rows white).
 A missing or empty chart leaves its colours at (nearly) zero and fails.
 
@@ -342,6 +347,9 @@ def page_checks(kind, hist, w, h, where):
     elif kind == "histogram":
         for c in (BLUE, ORANGE):
             at_least(where, f"histogram colour {c}", count_near(hist, c, TOL), 5000)
+    elif kind == "lines":
+        at_least(where, "train line " + BLUE, count_near(hist, BLUE, TOL), 1500)
+        at_least(where, "validation line " + ORANGE, count_near(hist, ORANGE, TOL), 400)
     elif kind in ("paired", "paired-hist"):
         at_least(where, "B better " + GREEN, count_near(hist, GREEN, TOL), 4000)
         at_least(where, "A better " + VERMILLION, count_near(hist, VERMILLION, TOL), 1000)
@@ -352,19 +360,47 @@ def page_checks(kind, hist, w, h, where):
     check(white < 0.97 * n, f"{where}: page almost blank ({white} of {n} pixels white)")
 
 
+def lines_checks(doc, rgb, w):
+    """The line chart of --only lines: the train series is two polylines (the
+    NaN gap), each reduced to at most 2 points per pixel column of the 640-px
+    plot; in the screenshot some column inside the plot has no train colour
+    (the gap of steps 4,000-4,199, about 13 px wide) while the columns beside
+    it do."""
+    train = doc[doc.index("<title>train loss"):doc.index("</g>", doc.index("<title>train loss"))]
+    pts = [len(m.split()) for m in re.findall(r'<polyline points="([^"]*)"', train)]
+    check(len(pts) == 2, f"lines: train loss has {len(pts)} polylines, expected 2 (the gap)")
+    check(all(100 < n <= 2 * 641 for n in pts), f"lines: train polyline points {pts}, expected <= 1282 each")
+    h = len(rgb) // (3 * w)
+    blue = bytes.fromhex(BLUE[1:])
+
+    def near(px):
+        return all(abs(px[i] - blue[i]) <= TOL for i in range(3))
+
+    cols = [sum(near(rgb[(y * w + x) * 3:(y * w + x) * 3 + 3]) for y in range(h)) for x in range(w)]
+    drawn = [x for x, c in enumerate(cols) if c > 0]
+    check(bool(drawn), "lines: no train colour at all")
+    if drawn:
+        lo, hi = drawn[0], drawn[-1]
+        empty = [x for x in range(lo + 40, hi - 40) if cols[x] == 0]
+        print(f"    lines: train colour in columns {lo}..{hi}, {len(empty)} empty columns inside")
+        check(3 <= len(empty) <= 30, f"lines: {len(empty)} empty columns inside the train line, expected the gap (3..30)")
+
+
 def main():
     t0 = time.time()
-    kinds = ["heatmap", "bars", "histogram", "paired", "paired-hist"]
+    kinds = ["heatmap", "bars", "histogram", "paired", "paired-hist", "lines"]
     md, page = run_sample("full")
-    doc, parsed = check_html(page, 6)
+    doc, parsed = check_html(page, 7)
     check("T4 <script>alert('x')</script> | pipe" in "".join(parsed.text), "hostile cell text not intact as text")
     check_bins(md, os.path.join(TMP, "values.tsv"))
     for kind in kinds:
         _, p = run_sample(kind)
-        check_html(p, 1)
+        one, _ = check_html(p, 1)
         png = os.path.join(TMP, f"{kind}.png")
         w, h, rgb = screenshot(p, png, 800)
         page_checks(kind, colour_histogram(rgb), w, h, kind)
+        if kind == "lines":
+            lines_checks(one, rgb, w)
 
     # the full report in one tall screenshot, for people and for the blends
     png = os.path.join(TMP, "report_sample.png")

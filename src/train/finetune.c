@@ -1,0 +1,457 @@
+/* finetune.c — the LoRA fine-tuning loop (see oncolm/finetune.h):
+ * micro-batches, accumulation, AdamW, validation, early stopping,
+ * checkpoints with exact resume, logs and outputs. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "oncolm/chat.h"
+#include "oncolm/finetune.h"
+#include "oncolm/ft_model.h"
+#include "oncolm/gguf.h"
+#include "oncolm/llm.h"
+#include "oncolm/rng.h"
+#include "oncolm/sft_data.h"
+#include "train/finetune_log.h"
+
+onc_finetune_params onc_finetune_default_params(void) {
+    onc_finetune_params p;
+    memset(&p, 0, sizeof p);
+    p.lora = onc_lora_config_default();
+    p.lora.alpha = 16;
+    p.lora.dropout = 0.05f;
+    p.seed = 42;
+    p.max_len = 1024;
+    p.val_fraction = 0.1;
+    p.batch_size = 1;
+    p.grad_accum = 1;
+    p.epochs = 1;
+    p.lr = 2e-4;
+    p.schedule = ONC_LR_LINEAR;
+    p.warmup_ratio = 0.03;
+    p.max_grad_norm = 1.0;
+    p.eval_every = 50;
+    p.save_every = 50;
+    return p;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A micro-batch: examples [lo, hi) of the epoch's order. */
+typedef struct micro {
+    int32_t lo, hi;
+} micro;
+
+typedef struct ft_run {
+    const onc_finetune_params *p;
+    onc_llm *m;
+    onc_sft_dataset *data;
+    onc_lora *lora;
+    onc_ft_model *fm;
+    onc_adamw *opt;
+    int64_t max_tokens;
+    int32_t *order;                  /* [n_train] the current epoch's permutation */
+    int64_t order_epoch;             /* epoch `order` belongs to (-1: none) */
+    micro *micros;
+    int64_t n_micros;                /* per epoch */
+    int64_t steps_per_epoch, total_steps, warmup;
+    int32_t *ids, *labels, *start;   /* [max_tokens] */
+    ft_log log;
+    double best_val;
+    int64_t best_step, bad_evals;
+    char path[4096];
+} ft_run;
+
+static const char *out_file(ft_run *r, const char *name) {
+    snprintf(r->path, sizeof r->path, "%s/%s", r->p->out_dir, name);
+    return r->path;
+}
+
+/* The epoch's permutation (Fisher-Yates from seed and epoch) and its
+ * micro-batches. */
+static void plan_epoch(ft_run *r, int64_t epoch) {
+    if (r->order_epoch == epoch) return;
+    const size_t n = r->data->n_train;
+    for (size_t i = 0; i < n; i++) r->order[i] = (int32_t)i;
+    onc_rng g;
+    onc_rng_seed(&g, r->p->seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(epoch + 1)));
+    for (size_t i = n; i > 1; i--) {
+        const size_t j = (size_t)(onc_rng_next(&g) % i);
+        const int32_t t = r->order[i - 1];
+        r->order[i - 1] = r->order[j];
+        r->order[j] = t;
+    }
+    r->n_micros = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        if (r->p->packing) {
+            int64_t tok = r->data->train[r->order[i]].n;
+            while (j < n && tok + r->data->train[r->order[j]].n <= r->max_tokens) tok += r->data->train[r->order[j++]].n;
+        } else {
+            while (j < n && (int64_t)(j - i) < r->p->batch_size) j++;
+        }
+        r->micros[r->n_micros++] = (micro){(int32_t)i, (int32_t)j};
+        i = j;
+    }
+    r->order_epoch = epoch;
+}
+
+/* Lay examples ex[0..n) end to end into r->ids/labels/start; returns T. */
+static int64_t fill(ft_run *r, const onc_sft_example *const *ex, int64_t n) {
+    int64_t T = 0;
+    for (int64_t k = 0; k < n; k++) {
+        const onc_sft_example *e = ex[k];
+        memcpy(r->ids + T, e->ids, (size_t)e->n * sizeof(int32_t));
+        onc_sft_labels(e, r->labels + T);
+        for (int32_t t = 0; t < e->n; t++) r->start[T + t] = (int32_t)T;
+        T += e->n;
+    }
+    return T;
+}
+
+static uint64_t mix(uint64_t a, uint64_t b) {
+    uint64_t x = a ^ (b * 0x9E3779B97F4A7C15ull);
+    return onc_splitmix64(&x);
+}
+
+/* Mean validation loss (nats per trained token), no gradients. */
+static onc_status validate(ft_run *r, double *out, onc_error *err) {
+    double sum = 0;
+    int64_t cnt = 0;
+    for (size_t i = 0; i < r->data->n_val; i++) {
+        const onc_sft_example *e = &r->data->val[i];
+        const int64_t T = fill(r, &e, 1);
+        onc_status st = onc_ft_model_step(r->fm, r->ids, r->labels, r->start, T, false, 1.0f, 0, &sum, &cnt, err);
+        if (st != ONC_OK) return st;
+    }
+    *out = cnt ? sum / (double)cnt : NAN;
+    return ONC_OK;
+}
+
+// --- checkpoints ---------------------------------------------------------------------
+
+/* Keys identifying the run a checkpoint belongs to. */
+static uint64_t data_hash(const onc_sft_dataset *d) {
+    uint64_t h = 0x12345678u;
+    for (size_t i = 0; i < d->n_train; i++) {
+        h = mix(h, (uint64_t)d->train[i].n);
+        for (int32_t t = 0; t < d->train[i].n; t++) h = mix(h, (uint64_t)d->train[i].ids[t] * 2 + d->train[i].train[t]);
+    }
+    return mix(h, d->n_val);
+}
+
+static uint64_t settings_hash(const onc_finetune_params *p) {
+    uint64_t h = mix(p->seed, (uint64_t)p->max_len);
+    h = mix(h, (uint64_t)p->batch_size * 2 + p->packing);
+    h = mix(h, (uint64_t)p->grad_accum);
+    h = mix(h, (uint64_t)p->epochs);
+    h = mix(h, (uint64_t)p->max_steps);
+    double d[] = {p->lr, p->warmup_ratio, p->weight_decay, p->max_grad_norm, p->lora.alpha, p->lora.dropout};
+    for (size_t i = 0; i < sizeof d / sizeof *d; i++) {
+        uint64_t u;
+        memcpy(&u, &d[i], sizeof u);
+        h = mix(h, u);
+    }
+    h = mix(h, (uint64_t)p->lora.rank * 1024 + p->lora.modules * 2 + p->lora.rslora);
+    h = mix(h, (uint64_t)p->schedule * 1000003 + (uint64_t)p->warmup_steps);
+    return mix(h, (uint64_t)p->eval_every * 131 + (uint64_t)p->patience);
+}
+
+static onc_status save_checkpoint(ft_run *r, int64_t step, onc_error *err) {
+    onc_gguf_writer *w = onc_gguf_writer_new();
+    if (!w) return onc_error_set(err, ONC_ERR_NOMEM, "checkpoint: out of memory");
+    onc_status st = onc_gguf_set_str(w, "general.type", "oncolm.finetune.checkpoint");
+    if (st == ONC_OK) st = onc_gguf_set_i64(w, "finetune.step", step);
+    if (st == ONC_OK) st = onc_gguf_set_u64(w, "finetune.settings_hash", settings_hash(r->p));
+    if (st == ONC_OK) st = onc_gguf_set_u64(w, "finetune.data_hash", data_hash(r->data));
+    if (st == ONC_OK) st = onc_gguf_set_f64(w, "finetune.best_val", r->best_val);
+    if (st == ONC_OK) st = onc_gguf_set_i64(w, "finetune.best_step", r->best_step);
+    if (st == ONC_OK) st = onc_gguf_set_i64(w, "finetune.bad_evals", r->bad_evals);
+    if (st == ONC_OK) st = ft_log_export(&r->log, w);
+    if (st != ONC_OK) onc_error_set(err, st, "checkpoint: cannot set metadata");
+    for (size_t i = 0; i < r->lora->n && st == ONC_OK; i++) {
+        const onc_lora_weight *lw = &r->lora->w[i];
+        char name[96];
+        snprintf(name, sizeof name, "w%zu.a", i);
+        st = onc_gguf_add_tensor(w, name, ONC_TYPE_F32, 2, (int64_t[]){lw->n_in, r->lora->rank}, lw->a, NULL, NULL,
+                                 err);
+        snprintf(name, sizeof name, "w%zu.b", i);
+        if (st == ONC_OK)
+            st = onc_gguf_add_tensor(w, name, ONC_TYPE_F32, 2, (int64_t[]){r->lora->rank, lw->n_out}, lw->b, NULL,
+                                     NULL, err);
+    }
+    if (st == ONC_OK) st = onc_adamw_state_export(r->opt, w, "opt", err);
+    if (st == ONC_OK) st = onc_gguf_writer_write(w, out_file(r, "checkpoint.gguf"), err);
+    onc_gguf_writer_free(w);
+    return st;
+}
+
+/* Restore from OUT/checkpoint.gguf; *step gets its step. */
+static onc_status load_checkpoint(ft_run *r, int64_t *step, onc_error *err) {
+    const char *path = out_file(r, "checkpoint.gguf");
+    onc_gguf *g = onc_gguf_open(path, err);
+    if (!g) return err ? err->code : ONC_ERR_IO;
+    onc_status st = ONC_OK;
+    int64_t ki = onc_gguf_find_key(g, "finetune.settings_hash"), kd = onc_gguf_find_key(g, "finetune.data_hash"),
+            ks = onc_gguf_find_key(g, "finetune.step");
+    if (ki < 0 || kd < 0 || ks < 0 || onc_gguf_kv_type(g, ki) != ONC_GGUF_UINT64 ||
+        onc_gguf_kv_type(g, kd) != ONC_GGUF_UINT64 || onc_gguf_kv_type(g, ks) != ONC_GGUF_INT64)
+        st = onc_error_set(err, ONC_ERR_FORMAT, "%s: not an oncolm fine-tuning checkpoint", path);
+    else if (onc_gguf_val_u64(g, ki) != settings_hash(r->p))
+        st = onc_error_set(err, ONC_ERR_INVALID,
+                           "%s: made with other settings (seed, lengths, batches, learning rate, LoRA options, "
+                           "schedule): resume with the same options, or start afresh in another folder",
+                           path);
+    else if (onc_gguf_val_u64(g, kd) != data_hash(r->data))
+        st = onc_error_set(err, ONC_ERR_INVALID, "%s: made with other training data or another tokenizer", path);
+    *step = st == ONC_OK ? onc_gguf_val_i64(g, ks) : 0;
+    if (st == ONC_OK && (*step < 0 || *step > r->total_steps))
+        st = onc_error_set(err, ONC_ERR_FORMAT, "%s: step %lld is out of range", path, (long long)*step);
+    for (size_t i = 0; i < r->lora->n && st == ONC_OK; i++) {
+        onc_lora_weight *lw = &r->lora->w[i];
+        for (int which = 0; which < 2 && st == ONC_OK; which++) {
+            char name[96];
+            snprintf(name, sizeof name, "w%zu.%c", i, which ? 'b' : 'a');
+            const onc_gguf_tensor *t = onc_gguf_find_tensor(g, name);
+            const int64_t n = r->lora->rank * (which ? lw->n_out : lw->n_in);
+            if (!t || t->type != ONC_TYPE_F32 || t->ne[0] * t->ne[1] != n)
+                st = onc_error_set(err, ONC_ERR_FORMAT, "%s: tensor %s missing or misshapen", path, name);
+            else
+                memcpy(which ? lw->b : lw->a, t->data, (size_t)n * sizeof(float));
+        }
+    }
+    if (st == ONC_OK) st = onc_adamw_state_import(r->opt, g, "opt", err);
+    if (st == ONC_OK) {
+        onc_error ig = {0};
+        double bv = NAN;
+        int64_t k;
+        if ((k = onc_gguf_find_key(g, "finetune.best_val")) >= 0) bv = onc_gguf_val_f64(g, k);
+        r->best_val = bv;
+        if ((k = onc_gguf_find_key(g, "finetune.best_step")) >= 0) r->best_step = onc_gguf_val_i64(g, k);
+        if ((k = onc_gguf_find_key(g, "finetune.bad_evals")) >= 0) r->bad_evals = onc_gguf_val_i64(g, k);
+        st = ft_log_import(&r->log, g, *step, &ig);
+        if (st != ONC_OK) onc_error_set(err, st, "%s: %s", path, ig.msg);
+    }
+    onc_gguf_close(g);
+    return st;
+}
+
+// --- the run -------------------------------------------------------------------------
+
+static onc_status prepare(ft_run *r, onc_error *err) {
+    const onc_finetune_params *p = r->p;
+    if (!(r->m = onc_llm_load(p->model_path, err))) return err ? err->code : ONC_ERR_IO;
+    onc_sft_params sp = onc_sft_default_params();
+    sp.max_len = p->max_len;
+    sp.val_fraction = p->val_fraction;
+    sp.seed = p->seed;
+    onc_status st = ONC_OK;
+    if (p->template_name) {
+        if ((st = onc_chat_template_from_name(p->template_name, &sp.tmpl, err)) != ONC_OK) return st;
+        sp.has_tmpl = true;
+    } else {
+        onc_error ig = {0};
+        sp.has_tmpl = onc_chat_template_from_gguf(onc_llm_gguf(r->m), &sp.tmpl, &ig) == ONC_OK;
+    }
+    if (!(r->data = onc_sft_load(p->data_path, onc_llm_tokenizer(r->m), &sp, err))) return err ? err->code : ONC_ERR_FORMAT;
+    r->max_tokens = p->packing ? p->max_len : (int64_t)p->max_len * p->batch_size;
+    if (!(r->lora = onc_lora_new(onc_llm_gguf(r->m), onc_llm_hparams(r->m), &p->lora, p->seed, err)))
+        return err ? err->code : ONC_ERR_INVALID;
+    snprintf(r->lora->base_model, sizeof r->lora->base_model, "%s", p->model_path);
+    if (!(r->fm = onc_ft_model_new(r->m, r->lora, r->max_tokens, p->n_threads, err))) return err ? err->code : ONC_ERR_NOMEM;
+    onc_adamw_config oc = onc_adamw_config_default();
+    oc.lr = p->lr;
+    oc.weight_decay = p->weight_decay;
+    if (!(r->opt = onc_adamw_new(&oc, err))) return err ? err->code : ONC_ERR_INVALID;
+    for (size_t i = 0; i < r->lora->n && st == ONC_OK; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "w%zu.a", i);
+        st = onc_adamw_add_param(r->opt, name, r->lora->w[i].a, onc_ft_model_grad_a(r->fm, i),
+                                 r->lora->rank * r->lora->w[i].n_in, true, NULL, err);
+        snprintf(name, sizeof name, "w%zu.b", i);
+        if (st == ONC_OK)
+            st = onc_adamw_add_param(r->opt, name, r->lora->w[i].b, onc_ft_model_grad_b(r->fm, i),
+                                     r->lora->rank * r->lora->w[i].n_out, true, NULL, err);
+    }
+    if (st != ONC_OK) return st;
+    const size_t n = r->data->n_train;
+    r->order = malloc(n * sizeof *r->order);
+    r->micros = malloc(n * sizeof *r->micros);
+    r->ids = malloc((size_t)r->max_tokens * sizeof(int32_t));
+    r->labels = malloc((size_t)r->max_tokens * sizeof(int32_t));
+    r->start = malloc((size_t)r->max_tokens * sizeof(int32_t));
+    if (!r->order || !r->micros || !r->ids || !r->labels || !r->start)
+        return onc_error_set(err, ONC_ERR_NOMEM, "fine-tuning: out of memory");
+    r->order_epoch = -1;
+    plan_epoch(r, 0);
+    r->steps_per_epoch = (r->n_micros + p->grad_accum - 1) / p->grad_accum;
+    r->total_steps = p->max_steps > 0 ? p->max_steps : r->steps_per_epoch * p->epochs;
+    r->warmup = p->warmup_steps > 0 ? p->warmup_steps : (int64_t)ceil(p->warmup_ratio * (double)r->total_steps);
+    r->best_val = NAN;
+    r->best_step = -1;
+    return ft_log_init(&r->log, r->total_steps) ? ONC_OK : onc_error_set(err, ONC_ERR_NOMEM, "out of memory");
+}
+
+static void emit(const ft_run *r, onc_finetune_event *ev) {
+    if (r->p->progress) r->p->progress(r->p->progress_user, ev);
+}
+
+/* Validation at `step`: log it, save best.gguf on improvement; *stop when patience runs out. */
+static onc_status evaluate(ft_run *r, int64_t step, bool *stop, onc_error *err) {
+    double vl;
+    onc_status st = validate(r, &vl, err);
+    if (st != ONC_OK) return st;
+    ft_log_set_val(&r->log, step, vl);
+    onc_finetune_event ev = {.kind = ONC_FT_EVENT_EVAL, .step = step, .total_steps = r->total_steps, .val_loss = vl};
+    emit(r, &ev);
+    if (isnan(r->best_val) || vl < r->best_val) {
+        r->best_val = vl;
+        r->best_step = step;
+        r->bad_evals = 0;
+        st = onc_lora_save_gguf(r->lora, out_file(r, "best.gguf"), err);
+    } else if (r->p->patience > 0 && ++r->bad_evals >= r->p->patience) {
+        *stop = true;
+    }
+    return st;
+}
+
+static onc_status write_outputs(ft_run *r, bool final, onc_error *err) {
+    char csv[4200], json[4200];
+    snprintf(csv, sizeof csv, "%s/loss.csv", r->p->out_dir);
+    snprintf(json, sizeof json, "%s/loss.json", r->p->out_dir);
+    onc_status st = ft_log_write(&r->log, csv, json, err);
+    if (st != ONC_OK || !final) return st;
+    if ((st = onc_lora_save_gguf(r->lora, out_file(r, "adapter.gguf"), err)) != ONC_OK) return st;
+    if ((st = onc_lora_save_peft(r->lora, out_file(r, "adapter-peft"), err)) != ONC_OK) return st;
+    char md[4200], html[4200];
+    snprintf(md, sizeof md, "%s/report.md", r->p->out_dir);
+    snprintf(html, sizeof html, "%s/report.html", r->p->out_dir);
+    return ft_log_report(&r->log, r->p, r->lora, r->data->n_train, r->data->n_val, r->best_val, r->best_step, md, html,
+                         err);
+}
+
+onc_status onc_finetune_run(const onc_finetune_params *p, onc_finetune_result *res, onc_error *err) {
+    onc_finetune_result rr = {.best_val_loss = NAN, .best_step = -1};
+    if (!p->model_path || !p->data_path || !p->out_dir)
+        return onc_error_set(err, ONC_ERR_INVALID, "fine-tuning: a model, a data file and an output folder are needed");
+    if (p->max_len < 2 || p->batch_size < 1 || p->grad_accum < 1 || p->epochs < 1 || p->lr < 0 ||
+        p->max_grad_norm < 0 || p->eval_every < 0 || p->save_every < 0 || p->patience < 0)
+        return onc_error_set(err, ONC_ERR_INVALID, "fine-tuning: invalid option (lengths, batches, epochs and steps "
+                                                   "must be positive, rates non-negative)");
+    if (mkdir(p->out_dir, 0777) != 0 && errno != EEXIST)
+        return onc_error_set(err, ONC_ERR_IO, "%s: cannot create the folder: %s", p->out_dir, strerror(errno));
+    ft_run r;
+    memset(&r, 0, sizeof r);
+    r.p = p;
+    const double t0 = now_s();
+    onc_status st = prepare(&r, err);
+    int64_t step = 0;
+    if (st == ONC_OK && p->resume) st = load_checkpoint(&r, &step, err);
+    if (st == ONC_OK) {
+        onc_finetune_event ev = {.kind = ONC_FT_EVENT_START,
+                                 .step = step,
+                                 .total_steps = r.total_steps,
+                                 .n_train = (int64_t)r.data->n_train,
+                                 .n_val = (int64_t)r.data->n_val,
+                                 .n_truncated = (int64_t)r.data->n_truncated,
+                                 .n_dropped = (int64_t)r.data->n_dropped,
+                                 .memory_bytes = onc_ft_model_bytes(r.fm) + 2 * onc_lora_n_params(r.lora) * sizeof(float)};
+        emit(&r, &ev);
+    }
+    const onc_sft_example **batch = st == ONC_OK ? malloc((size_t)r.max_tokens * sizeof *batch) : NULL;
+    if (st == ONC_OK && !batch) st = onc_error_set(err, ONC_ERR_NOMEM, "fine-tuning: out of memory");
+    bool stop = false;
+    const int64_t first_step = step;
+    while (st == ONC_OK && step < r.total_steps && !stop) {
+        const double ts = now_s();
+        const int64_t epoch = step / r.steps_per_epoch, in_epoch = step % r.steps_per_epoch;
+        plan_epoch(&r, epoch);
+        const int64_t m0 = in_epoch * p->grad_accum;
+        const int64_t m1 = m0 + p->grad_accum < r.n_micros ? m0 + p->grad_accum : r.n_micros;
+        /* trained tokens of the whole step, for the mean */
+        int64_t counted = 0, tokens = 0;
+        for (int64_t k = m0; k < m1; k++)
+            for (int32_t i = r.micros[k].lo; i < r.micros[k].hi; i++) counted += r.data->train[r.order[i]].n_train;
+        onc_ft_model_zero_grad(r.fm);
+        double loss_sum = 0;
+        int64_t n_counted = 0;
+        for (int64_t k = m0; k < m1 && st == ONC_OK; k++) {
+            int64_t nb = 0;
+            for (int32_t i = r.micros[k].lo; i < r.micros[k].hi; i++) batch[nb++] = &r.data->train[r.order[i]];
+            const int64_t T = fill(&r, batch, nb);
+            tokens += T;
+            st = onc_ft_model_step(r.fm, r.ids, r.labels, r.start, T, true, (float)(1.0 / (double)counted),
+                                   mix(mix(p->seed, (uint64_t)step), (uint64_t)k), &loss_sum, &n_counted, err);
+        }
+        if (st != ONC_OK) break;
+        const double gnorm = p->max_grad_norm > 0 ? onc_adamw_clip_grad_norm(r.opt, p->max_grad_norm)
+                                                  : onc_adamw_clip_grad_norm(r.opt, INFINITY);
+        const double lr = onc_lr_at(p->schedule, p->lr, step, r.warmup, r.total_steps);
+        const double loss = loss_sum / (double)n_counted;
+        if (!isfinite(loss) || !isfinite(gnorm)) {
+            st = onc_error_set(err, ONC_ERR_INVALID,
+                               "fine-tuning: the loss or the gradient is not finite at step %lld (loss %g); lower the "
+                               "learning rate (the last checkpoint is kept)",
+                               (long long)step + 1, loss);
+            break;
+        }
+        onc_adamw_step(r.opt, lr);
+        step++;
+        rr.tokens += tokens;
+        const double el = now_s() - ts, done = (double)(step - first_step);
+        onc_finetune_event ev = {.kind = ONC_FT_EVENT_STEP,
+                                 .step = step,
+                                 .total_steps = r.total_steps,
+                                 .epoch = (double)step / (double)r.steps_per_epoch,
+                                 .loss = loss,
+                                 .lr = lr,
+                                 .grad_norm = gnorm,
+                                 .val_loss = NAN,
+                                 .tokens_per_s = (double)tokens / (el > 0 ? el : 1e-9),
+                                 .eta_s = (now_s() - t0) / done * (double)(r.total_steps - step)};
+        ft_log_add(&r.log, step, ev.epoch, loss, lr, gnorm, tokens);
+        emit(&r, &ev);
+        const bool last = step == r.total_steps;
+        if (r.data->n_val && ((p->eval_every && step % p->eval_every == 0) || last))
+            st = evaluate(&r, step, &stop, err);
+        if (st == ONC_OK && stop) {
+            onc_finetune_event se = {.kind = ONC_FT_EVENT_STOP, .step = step, .total_steps = r.total_steps};
+            emit(&r, &se);
+        }
+        if (st == ONC_OK && ((p->save_every && step % p->save_every == 0) || last || stop)) {
+            st = save_checkpoint(&r, step, err);
+            if (st == ONC_OK) st = write_outputs(&r, false, err);
+            onc_finetune_event sv = {.kind = ONC_FT_EVENT_SAVE, .step = step, .total_steps = r.total_steps};
+            if (st == ONC_OK) emit(&r, &sv);
+        }
+        rr.final_loss = loss;
+    }
+    if (st == ONC_OK) st = write_outputs(&r, true, err);
+    rr.steps = step;
+    rr.best_val_loss = r.best_val;
+    rr.best_step = r.best_step;
+    rr.stopped_early = stop;
+    rr.seconds = now_s() - t0;
+    if (res) *res = rr;
+    free(batch);
+    free(r.order);
+    free(r.micros);
+    free(r.ids);
+    free(r.labels);
+    free(r.start);
+    ft_log_free(&r.log);
+    onc_adamw_free(r.opt);
+    onc_ft_model_free(r.fm);
+    onc_lora_free(r.lora);
+    onc_sft_free(r.data);
+    onc_llm_free(r.m);
+    return st;
+}
