@@ -19,7 +19,10 @@
  *   6. encoders: embeddings, classification and reranking with BERT models;
  *   7. synthetic oncology records with known answers;
  *   8. the note store: ingest, filtered BM25, dense and hybrid search, and
- *      their evaluation per question category (demo_retrieval.c).
+ *      their evaluation per question category (demo_retrieval.c);
+ *   9. evaluation tables of the studies on rule baselines (demo_eval.c);
+ *  10. LoRA fine-tuning of a small llama on the CT reports, base vs
+ *      adapter on the test reports (demo_finetune.c).
  * Every step checks its own result; a failed check makes the demo exit 1. */
 #include <jansson.h>
 #include <math.h>
@@ -605,6 +608,7 @@ int cmd_demo(int argc, char **argv) {
     if (rc == CLI_EXIT_OK) rc = step_synth(&d);
     if (rc == CLI_EXIT_OK) rc = demo_step_retrieval(&d);
     if (rc == CLI_EXIT_OK) rc = demo_step_eval(&d);
+    if (rc == CLI_EXIT_OK) rc = demo_step_finetune(&d);
     for (int k = 0; k < 3; k++) {
         onc_tokenizer_free(d.tok[k]);
         onc_vocab_spec_free(d.vocab[k]);

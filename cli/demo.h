@@ -4,6 +4,7 @@
 #define ONCOLM_CLI_DEMO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "oncolm/tokenizer.h"
 #include "oncolm/vocab.h"
@@ -23,8 +24,21 @@ void demo_check(demo *d, bool ok, const char *what);
 /* malloc()ed "<out_dir>/<name>", NULL when out of memory. */
 char *demo_path(const demo *d, const char *name);
 
+/* Rows of a JSONL task file (synth): every row (split NULL) or one split's;
+ * false when the file cannot be read or memory runs out. */
+typedef struct json_t json_t;
+typedef struct task_rows {
+    json_t **rows;
+    size_t n;
+} task_rows;
+bool demo_read_rows(const char *path, const char *split, task_rows *out);
+void demo_free_rows(task_rows *t);
+/* String field `key` of a row, "" when absent. */
+const char *demo_row_str(json_t *row, const char *key);
+
 /* Steps in their own files; each returns a CLI exit code. */
 int demo_step_retrieval(demo *d); /* demo_retrieval.c */
 int demo_step_eval(demo *d);      /* demo_eval.c */
+int demo_step_finetune(demo *d);  /* demo_finetune.c */
 
 #endif

@@ -21,13 +21,7 @@
 
 /* ---- task files ------------------------------------------------------------------- */
 
-typedef struct task_rows {
-    json_t **rows;
-    size_t n;
-} task_rows;
-
-/* Every row of a task file (split NULL) or of one split. */
-static bool read_rows(const char *path, const char *split, task_rows *out) {
+bool demo_read_rows(const char *path, const char *split, task_rows *out) {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "r");
     if (!f) return false;
@@ -61,12 +55,12 @@ static bool read_rows(const char *path, const char *split, task_rows *out) {
     return ok;
 }
 
-static void free_rows(task_rows *t) {
+void demo_free_rows(task_rows *t) {
     for (size_t i = 0; i < t->n; i++) json_decref(t->rows[i]);
     free(t->rows);
 }
 
-static const char *row_str(json_t *row, const char *key) {
+const char *demo_row_str(json_t *row, const char *key) {
     const char *s = json_string_value(json_object_get(row, key));
     return s ? s : "";
 }
@@ -200,14 +194,14 @@ static bool write_ct(const task_rows *t, const char *pa, const char *pb) {
     for (size_t i = 0; ok && i < t->n; i++) {
         long label = (long)json_integer_value(json_object_get(t->rows[i], "label"));
         json_t *gold = json_string(ct_names[label >= 0 && label < 3 ? label : 0]);
-        const char *in = row_str(t->rows[i], "input");
+        const char *in = demo_row_str(t->rows[i], "input");
         double t0 = demo_now();
         int a = ct_rule(in, false);
         double t1 = demo_now();
         int b = ct_rule(in, true);
         double t2 = demo_now();
-        ok = put_item(fa, row_str(t->rows[i], "id"), gold, json_string(ct_names[a]), t1 - t0) &&
-             put_item(fb, row_str(t->rows[i], "id"), gold, json_string(ct_names[b]), t2 - t1);
+        ok = put_item(fa, demo_row_str(t->rows[i], "id"), gold, json_string(ct_names[a]), t1 - t0) &&
+             put_item(fb, demo_row_str(t->rows[i], "id"), gold, json_string(ct_names[b]), t2 - t1);
         json_decref(gold);
     }
     if (fa && fclose(fa)) ok = false;
@@ -220,15 +214,15 @@ static bool write_toxicity(const task_rows *t, const char *pa, const char *pb) {
     bool ok = fa && fb;
     for (size_t i = 0; ok && i < t->n; i++) {
         json_t *gold = json_object_get(t->rows[i], "label");
-        char *in = lower(row_str(t->rows[i], "input"));
+        char *in = lower(demo_row_str(t->rows[i], "input"));
         json_t *pra = json_object(), *prb = json_object();
         double t0 = demo_now();
         for (int k = 0; in && k < 12; k++) json_object_set_new(pra, symptom_keys[k], json_integer(symptom_rule(in, symptom_keys[k], false)));
         double t1 = demo_now();
         for (int k = 0; in && k < 12; k++) json_object_set_new(prb, symptom_keys[k], json_integer(symptom_rule(in, symptom_keys[k], true)));
         double t2 = demo_now();
-        ok = in && put_item(fa, row_str(t->rows[i], "id"), gold, pra, t1 - t0) &&
-             put_item(fb, row_str(t->rows[i], "id"), gold, prb, t2 - t1);
+        ok = in && put_item(fa, demo_row_str(t->rows[i], "id"), gold, pra, t1 - t0) &&
+             put_item(fb, demo_row_str(t->rows[i], "id"), gold, prb, t2 - t1);
         free(in);
     }
     if (fa && fclose(fa)) ok = false;
@@ -242,26 +236,26 @@ static bool write_icd(const task_rows *train, const task_rows *test, const char 
     FILE *fa = fopen(pa, "w"), *fb = fopen(pb, "w");
     bool ok = fa && fb && train->n > 0;
     size_t best_count = 0;
-    const char *majority = train->n ? row_str(train->rows[0], "label") : "";
+    const char *majority = train->n ? demo_row_str(train->rows[0], "label") : "";
     for (size_t i = 0; i < train->n; i++) {
         size_t c = 0;
         for (size_t j = 0; j < train->n; j++)
-            c += !strcmp(row_str(train->rows[i], "label"), row_str(train->rows[j], "label"));
-        if (c > best_count) best_count = c, majority = row_str(train->rows[i], "label");
+            c += !strcmp(demo_row_str(train->rows[i], "label"), demo_row_str(train->rows[j], "label"));
+        if (c > best_count) best_count = c, majority = demo_row_str(train->rows[i], "label");
     }
     for (size_t i = 0; ok && i < test->n; i++) {
-        char *in = lower(row_str(test->rows[i], "input"));
+        char *in = lower(demo_row_str(test->rows[i], "input"));
         double t0 = demo_now();
         int best = -1;
         const char *code = majority;
         for (size_t j = 0; in && j < train->n; j++) {
-            int s = overlap(in, row_str(train->rows[j], "description"));
-            if (s > best) best = s, code = row_str(train->rows[j], "label");
+            int s = overlap(in, demo_row_str(train->rows[j], "description"));
+            if (s > best) best = s, code = demo_row_str(train->rows[j], "label");
         }
         double t1 = demo_now();
-        json_t *gold = json_pack("[s]", row_str(test->rows[i], "label"));
-        ok = in && put_item(fa, row_str(test->rows[i], "id"), gold, json_pack("[s]", code), t1 - t0) &&
-             put_item(fb, row_str(test->rows[i], "id"), gold, json_pack("[s]", majority), 1e-6);
+        json_t *gold = json_pack("[s]", demo_row_str(test->rows[i], "label"));
+        ok = in && put_item(fa, demo_row_str(test->rows[i], "id"), gold, json_pack("[s]", code), t1 - t0) &&
+             put_item(fb, demo_row_str(test->rows[i], "id"), gold, json_pack("[s]", majority), 1e-6);
         json_decref(gold);
         free(in);
     }
@@ -274,15 +268,15 @@ static bool write_letters(const task_rows *t, const char *pa, const char *pb) {
     FILE *fa = fopen(pa, "w"), *fb = fopen(pb, "w");
     bool ok = fa && fb;
     for (size_t i = 0; ok && i < t->n; i++) {
-        const char *in = row_str(t->rows[i], "input");
+        const char *in = demo_row_str(t->rows[i], "input");
         double t0 = demo_now();
         char *a = letter_rule(in, false);
         double t1 = demo_now();
         char *b = letter_rule(in, true);
         double t2 = demo_now();
-        json_t *gold = json_string(row_str(t->rows[i], "target"));
-        ok = a && b && put_item(fa, row_str(t->rows[i], "id"), gold, json_string(a), t1 - t0) &&
-             put_item(fb, row_str(t->rows[i], "id"), gold, json_string(b), t2 - t1);
+        json_t *gold = json_string(demo_row_str(t->rows[i], "target"));
+        ok = a && b && put_item(fa, demo_row_str(t->rows[i], "id"), gold, json_string(a), t1 - t0) &&
+             put_item(fb, demo_row_str(t->rows[i], "id"), gold, json_string(b), t2 - t1);
         json_decref(gold);
         free(a), free(b);
     }
@@ -357,9 +351,9 @@ int demo_step_eval(demo *d) {
     bool ok = true;
     for (int k = 0; k < 4; k++) ok = ok && (paths[k] = demo_path(d, names[k]));
     for (int k = 0; k < 8; k++) ok = ok && (files[k] = demo_path(d, fnames[k]));
-    ok = ok && read_rows(paths[0], NULL, &ct) && read_rows(paths[1], NULL, &tox) &&
-         read_rows(paths[2], "train", &icd_train) && read_rows(paths[2], "test", &icd_test) &&
-         read_rows(paths[3], NULL, &letters);
+    ok = ok && demo_read_rows(paths[0], NULL, &ct) && demo_read_rows(paths[1], NULL, &tox) &&
+         demo_read_rows(paths[2], "train", &icd_train) && demo_read_rows(paths[2], "test", &icd_test) &&
+         demo_read_rows(paths[3], NULL, &letters);
     if (!ok) {
         cli_errorf("demo: cannot read the synthetic task files of step 7");
         rc = CLI_EXIT_FAIL;
@@ -439,6 +433,6 @@ int demo_step_eval(demo *d) {
 done:
     for (int k = 0; k < 4; k++) free(paths[k]), json_decref(j[k]);
     for (int k = 0; k < 8; k++) free(files[k]);
-    free_rows(&ct), free_rows(&tox), free_rows(&icd_train), free_rows(&icd_test), free_rows(&letters);
+    demo_free_rows(&ct), demo_free_rows(&tox), demo_free_rows(&icd_train), demo_free_rows(&icd_test), demo_free_rows(&letters);
     return rc;
 }
