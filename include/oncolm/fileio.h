@@ -19,6 +19,10 @@ extern "C" {
  * failed. */
 onc_status onc_write_file_atomic(const char *path, const void *data, size_t len, onc_error *err);
 
+/* fsync the folder holding path, so a rename into it survives a crash
+ * (best effort: errors are ignored). */
+void onc_sync_parent_dir(const char *path);
+
 #ifdef __cplusplus
 }
 #endif

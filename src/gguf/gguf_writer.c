@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "gguf/gguf_internal.h"
+#include "oncolm/fileio.h"
 
 // --- types ------------------------------------------------------------------
 
@@ -453,20 +454,6 @@ static bool write_all(int fd, const void *p, size_t n) {
     return true;
 }
 
-/* fsync the directory holding path so the rename is durable (best effort). */
-static void sync_dir(const char *path) {
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
 onc_status onc_gguf_writer_write(onc_gguf_writer *w, const char *path, onc_error *err) {
     ONC_ASSERT(w && path);
     bytes b = {0};
@@ -531,7 +518,7 @@ onc_status onc_gguf_writer_write(onc_gguf_writer *w, const char *path, onc_error
         st = onc_error_set(err, ONC_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
         goto fail;
     }
-    sync_dir(path);
+    onc_sync_parent_dir(path);
     free(scratch);
     free(tmp);
     free(b.p);

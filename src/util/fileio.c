@@ -9,8 +9,7 @@
 
 #include "oncolm/fileio.h"
 
-/* fsync the folder holding path, so the rename survives a crash (best effort). */
-static void sync_dir(const char *path) {
+void onc_sync_parent_dir(const char *path) {
     char dir[4096];
     const char *slash = strrchr(path, '/');
     if (!slash) snprintf(dir, sizeof dir, ".");
@@ -56,7 +55,7 @@ onc_status onc_write_file_atomic(const char *path, const void *data, size_t len,
         free(tmp);
         return st;
     }
-    sync_dir(path);
+    onc_sync_parent_dir(path);
     free(tmp);
     return ONC_OK;
 }
