@@ -3,7 +3,8 @@
 // installed by setup.sh outside the repository) for a sequence of token ids,
 // to cross-check oncolm's forward pass on the same GGUF file.
 //
-//   node bench/llamacpp/logits.mjs MODEL.gguf [--out FILE.f32] [--last] [--threads N] ID...
+//   node bench/llamacpp/logits.mjs MODEL.gguf [--out FILE.f32] [--last] [--threads N]
+//                                  [--lora ADAPTER.gguf[:SCALE]]... ID...
 //
 // The ids are evaluated as given (no BOS is added: put it in the list), in
 // one batch, with logits requested for every position (--last: only the
@@ -18,12 +19,18 @@ import {loadLlama, versions} from "./lib.mjs";
 
 const args = process.argv.slice(2);
 let modelPath = null, out = null, lastOnly = false, threads = 1;
+const adapters = []; // LoRA adapters (llama.cpp GGUF format) applied by llama.cpp itself
 const ids = [];
 for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--out") out = args[++i];
     else if (a === "--last") lastOnly = true;
     else if (a === "--threads") threads = Number(args[++i]);
+    else if (a === "--lora") {
+        const v = args[++i], c = v.lastIndexOf(":");
+        const scale = c > 0 ? Number(v.slice(c + 1)) : NaN;
+        adapters.push(Number.isFinite(scale) ? {filePath: v.slice(0, c), scale} : {filePath: v, scale: 1});
+    }
     else if (a === "-h" || a === "--help") {
         console.log("usage: logits.mjs MODEL.gguf [--out FILE.f32] [--last] [--threads N] ID...");
         process.exit(0);
@@ -46,6 +53,7 @@ const ctx = await model.createContext({
     contextSize: ids.length + 8,
     batchSize: Math.max(ids.length, 32),
     threads: {ideal: threads, min: threads},
+    ...(adapters.length ? {lora: {adapters}} : {}),
 });
 const seq = ctx.getSequence();
 const want = (i) => !lastOnly || i === ids.length - 1;
