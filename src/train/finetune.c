@@ -16,7 +16,7 @@
 #include "oncolm/llm.h"
 #include "oncolm/rng.h"
 #include "oncolm/sft_data.h"
-#include "train/finetune_log.h"
+#include "train/train_common.h"
 
 onc_finetune_params onc_finetune_default_params(void) {
     onc_finetune_params p;
@@ -39,12 +39,6 @@ onc_finetune_params onc_finetune_default_params(void) {
     return p;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* A micro-batch: examples [lo, hi) of the epoch's order. */
 typedef struct micro {
     int32_t lo, hi;
@@ -64,9 +58,11 @@ typedef struct ft_run {
     int64_t n_micros;                /* per epoch */
     int64_t steps_per_epoch, total_steps, warmup;
     int32_t *ids, *labels, *start;   /* [max_tokens] */
-    ft_log log;
-    double best_val;
-    int64_t best_step, bad_evals;
+    train_log log;
+    train_tensor *ckpt; /* the adapter as checkpoint tensors */
+    size_t n_ckpt;
+    char (*ckpt_names)[32];
+    train_state best; /* lowest validation loss */
     char path[4096];
 } ft_run;
 
@@ -80,15 +76,7 @@ static const char *out_file(ft_run *r, const char *name) {
 static void plan_epoch(ft_run *r, int64_t epoch) {
     if (r->order_epoch == epoch) return;
     const size_t n = r->data->n_train;
-    for (size_t i = 0; i < n; i++) r->order[i] = (int32_t)i;
-    onc_rng g;
-    onc_rng_seed(&g, r->p->seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(epoch + 1)));
-    for (size_t i = n; i > 1; i--) {
-        const size_t j = (size_t)(onc_rng_next(&g) % i);
-        const int32_t t = r->order[i - 1];
-        r->order[i - 1] = r->order[j];
-        r->order[j] = t;
-    }
+    train_shuffle(r->order, n, r->p->seed, epoch);
     r->n_micros = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -117,11 +105,6 @@ static int64_t fill(ft_run *r, const onc_sft_example *const *ex, int64_t n) {
     return T;
 }
 
-static uint64_t mix(uint64_t a, uint64_t b) {
-    uint64_t x = a ^ (b * 0x9E3779B97F4A7C15ull);
-    return onc_splitmix64(&x);
-}
-
 /* Mean validation loss (nats per trained token), no gradients. */
 static onc_status validate(ft_run *r, double *out, onc_error *err) {
     double sum = 0;
@@ -142,106 +125,59 @@ static onc_status validate(ft_run *r, double *out, onc_error *err) {
 static uint64_t data_hash(const onc_sft_dataset *d) {
     uint64_t h = 0x12345678u;
     for (size_t i = 0; i < d->n_train; i++) {
-        h = mix(h, (uint64_t)d->train[i].n);
-        for (int32_t t = 0; t < d->train[i].n; t++) h = mix(h, (uint64_t)d->train[i].ids[t] * 2 + d->train[i].train[t]);
+        h = train_mix(h, (uint64_t)d->train[i].n);
+        for (int32_t t = 0; t < d->train[i].n; t++) h = train_mix(h, (uint64_t)d->train[i].ids[t] * 2 + d->train[i].train[t]);
     }
-    return mix(h, d->n_val);
+    return train_mix(h, d->n_val);
 }
 
 static uint64_t settings_hash(const onc_finetune_params *p) {
-    uint64_t h = mix(p->seed, (uint64_t)p->max_len);
-    h = mix(h, (uint64_t)p->batch_size * 2 + p->packing);
-    h = mix(h, (uint64_t)p->grad_accum);
-    h = mix(h, (uint64_t)p->epochs);
-    h = mix(h, (uint64_t)p->max_steps);
+    uint64_t h = train_mix(p->seed, (uint64_t)p->max_len);
+    h = train_mix(h, (uint64_t)p->batch_size * 2 + p->packing);
+    h = train_mix(h, (uint64_t)p->grad_accum);
+    h = train_mix(h, (uint64_t)p->epochs);
+    h = train_mix(h, (uint64_t)p->max_steps);
     double d[] = {p->lr, p->warmup_ratio, p->weight_decay, p->max_grad_norm, p->lora.alpha, p->lora.dropout};
     for (size_t i = 0; i < sizeof d / sizeof *d; i++) {
         uint64_t u;
         memcpy(&u, &d[i], sizeof u);
-        h = mix(h, u);
+        h = train_mix(h, u);
     }
-    h = mix(h, (uint64_t)p->lora.rank * 1024 + p->lora.modules * 2 + p->lora.rslora);
-    h = mix(h, (uint64_t)p->schedule * 1000003 + (uint64_t)p->warmup_steps);
-    return mix(h, (uint64_t)p->eval_every * 131 + (uint64_t)p->patience);
+    h = train_mix(h, (uint64_t)p->lora.rank * 1024 + p->lora.modules * 2 + p->lora.rslora);
+    h = train_mix(h, (uint64_t)p->schedule * 1000003 + (uint64_t)p->warmup_steps);
+    return train_mix(h, (uint64_t)p->eval_every * 131 + (uint64_t)p->patience);
+}
+
+/* The adapter's matrices as checkpoint tensors w<i>.a / w<i>.b; *n gets their count. */
+static train_tensor *ckpt_tensors(ft_run *r, size_t *n) {
+    train_tensor *t = calloc(2 * r->lora->n + 1, sizeof *t);
+    char (*names)[32] = calloc(2 * r->lora->n + 1, sizeof *names);
+    if (!t || !names) {
+        free(t), free(names);
+        return NULL;
+    }
+    for (size_t i = 0; i < r->lora->n; i++) {
+        const onc_lora_weight *lw = &r->lora->w[i];
+        snprintf(names[2 * i], 32, "w%zu.a", i);
+        snprintf(names[2 * i + 1], 32, "w%zu.b", i);
+        t[2 * i] = (train_tensor){names[2 * i], lw->a, r->lora->rank * lw->n_in};
+        t[2 * i + 1] = (train_tensor){names[2 * i + 1], lw->b, r->lora->rank * lw->n_out};
+    }
+    r->ckpt_names = names;
+    *n = 2 * r->lora->n;
+    return t;
 }
 
 static onc_status save_checkpoint(ft_run *r, int64_t step, onc_error *err) {
-    onc_gguf_writer *w = onc_gguf_writer_new();
-    if (!w) return onc_error_set(err, ONC_ERR_NOMEM, "checkpoint: out of memory");
-    onc_status st = onc_gguf_set_str(w, "general.type", "oncolm.finetune.checkpoint");
-    if (st == ONC_OK) st = onc_gguf_set_i64(w, "finetune.step", step);
-    if (st == ONC_OK) st = onc_gguf_set_u64(w, "finetune.settings_hash", settings_hash(r->p));
-    if (st == ONC_OK) st = onc_gguf_set_u64(w, "finetune.data_hash", data_hash(r->data));
-    if (st == ONC_OK) st = onc_gguf_set_f64(w, "finetune.best_val", r->best_val);
-    if (st == ONC_OK) st = onc_gguf_set_i64(w, "finetune.best_step", r->best_step);
-    if (st == ONC_OK) st = onc_gguf_set_i64(w, "finetune.bad_evals", r->bad_evals);
-    if (st == ONC_OK) st = ft_log_export(&r->log, w);
-    if (st != ONC_OK) onc_error_set(err, st, "checkpoint: cannot set metadata");
-    for (size_t i = 0; i < r->lora->n && st == ONC_OK; i++) {
-        const onc_lora_weight *lw = &r->lora->w[i];
-        char name[96];
-        snprintf(name, sizeof name, "w%zu.a", i);
-        st = onc_gguf_add_tensor(w, name, ONC_TYPE_F32, 2, (int64_t[]){lw->n_in, r->lora->rank}, lw->a, NULL, NULL,
-                                 err);
-        snprintf(name, sizeof name, "w%zu.b", i);
-        if (st == ONC_OK)
-            st = onc_gguf_add_tensor(w, name, ONC_TYPE_F32, 2, (int64_t[]){r->lora->rank, lw->n_out}, lw->b, NULL,
-                                     NULL, err);
-    }
-    if (st == ONC_OK) st = onc_adamw_state_export(r->opt, w, "opt", err);
-    if (st == ONC_OK) st = onc_gguf_writer_write(w, out_file(r, "checkpoint.gguf"), err);
-    onc_gguf_writer_free(w);
-    return st;
+    return train_ckpt_save(out_file(r, "checkpoint.gguf"), "oncolm.finetune.checkpoint", "finetune", step,
+                           settings_hash(r->p), data_hash(r->data), &r->best, &r->log, r->ckpt, r->n_ckpt, r->opt,
+                           err);
 }
 
 /* Restore from OUT/checkpoint.gguf; *step gets its step. */
 static onc_status load_checkpoint(ft_run *r, int64_t *step, onc_error *err) {
-    const char *path = out_file(r, "checkpoint.gguf");
-    onc_gguf *g = onc_gguf_open(path, err);
-    if (!g) return err ? err->code : ONC_ERR_IO;
-    onc_status st = ONC_OK;
-    int64_t ki = onc_gguf_find_key(g, "finetune.settings_hash"), kd = onc_gguf_find_key(g, "finetune.data_hash"),
-            ks = onc_gguf_find_key(g, "finetune.step");
-    if (ki < 0 || kd < 0 || ks < 0 || onc_gguf_kv_type(g, ki) != ONC_GGUF_UINT64 ||
-        onc_gguf_kv_type(g, kd) != ONC_GGUF_UINT64 || onc_gguf_kv_type(g, ks) != ONC_GGUF_INT64)
-        st = onc_error_set(err, ONC_ERR_FORMAT, "%s: not an oncolm fine-tuning checkpoint", path);
-    else if (onc_gguf_val_u64(g, ki) != settings_hash(r->p))
-        st = onc_error_set(err, ONC_ERR_INVALID,
-                           "%s: made with other settings (seed, lengths, batches, learning rate, LoRA options, "
-                           "schedule): resume with the same options, or start afresh in another folder",
-                           path);
-    else if (onc_gguf_val_u64(g, kd) != data_hash(r->data))
-        st = onc_error_set(err, ONC_ERR_INVALID, "%s: made with other training data or another tokenizer", path);
-    *step = st == ONC_OK ? onc_gguf_val_i64(g, ks) : 0;
-    if (st == ONC_OK && (*step < 0 || *step > r->total_steps))
-        st = onc_error_set(err, ONC_ERR_FORMAT, "%s: step %lld is out of range", path, (long long)*step);
-    for (size_t i = 0; i < r->lora->n && st == ONC_OK; i++) {
-        onc_lora_weight *lw = &r->lora->w[i];
-        for (int which = 0; which < 2 && st == ONC_OK; which++) {
-            char name[96];
-            snprintf(name, sizeof name, "w%zu.%c", i, which ? 'b' : 'a');
-            const onc_gguf_tensor *t = onc_gguf_find_tensor(g, name);
-            const int64_t n = r->lora->rank * (which ? lw->n_out : lw->n_in);
-            if (!t || t->type != ONC_TYPE_F32 || t->ne[0] * t->ne[1] != n)
-                st = onc_error_set(err, ONC_ERR_FORMAT, "%s: tensor %s missing or misshapen", path, name);
-            else
-                memcpy(which ? lw->b : lw->a, t->data, (size_t)n * sizeof(float));
-        }
-    }
-    if (st == ONC_OK) st = onc_adamw_state_import(r->opt, g, "opt", err);
-    if (st == ONC_OK) {
-        onc_error ig = {0};
-        double bv = NAN;
-        int64_t k;
-        if ((k = onc_gguf_find_key(g, "finetune.best_val")) >= 0) bv = onc_gguf_val_f64(g, k);
-        r->best_val = bv;
-        if ((k = onc_gguf_find_key(g, "finetune.best_step")) >= 0) r->best_step = onc_gguf_val_i64(g, k);
-        if ((k = onc_gguf_find_key(g, "finetune.bad_evals")) >= 0) r->bad_evals = onc_gguf_val_i64(g, k);
-        st = ft_log_import(&r->log, g, *step, &ig);
-        if (st != ONC_OK) onc_error_set(err, st, "%s: %s", path, ig.msg);
-    }
-    onc_gguf_close(g);
-    return st;
+    return train_ckpt_load(out_file(r, "checkpoint.gguf"), "finetune", settings_hash(r->p), data_hash(r->data),
+                           r->total_steps, &r->best, &r->log, r->ckpt, r->n_ckpt, r->opt, step, err);
 }
 
 // --- the run -------------------------------------------------------------------------
@@ -295,9 +231,10 @@ static onc_status prepare(ft_run *r, onc_error *err) {
     r->steps_per_epoch = (r->n_micros + p->grad_accum - 1) / p->grad_accum;
     r->total_steps = p->max_steps > 0 ? p->max_steps : r->steps_per_epoch * p->epochs;
     r->warmup = p->warmup_steps > 0 ? p->warmup_steps : (int64_t)ceil(p->warmup_ratio * (double)r->total_steps);
-    r->best_val = NAN;
-    r->best_step = -1;
-    return ft_log_init(&r->log, r->total_steps) ? ONC_OK : onc_error_set(err, ONC_ERR_NOMEM, "out of memory");
+    r->best = (train_state){.best = NAN, .best_step = -1};
+    if (!(r->ckpt = ckpt_tensors(r, &r->n_ckpt)) || !train_log_init(&r->log, r->total_steps))
+        return onc_error_set(err, ONC_ERR_NOMEM, "fine-tuning: out of memory");
+    return ONC_OK;
 }
 
 static void emit(const ft_run *r, onc_finetune_event *ev) {
@@ -309,33 +246,65 @@ static onc_status evaluate(ft_run *r, int64_t step, bool *stop, onc_error *err) 
     double vl;
     onc_status st = validate(r, &vl, err);
     if (st != ONC_OK) return st;
-    ft_log_set_val(&r->log, step, vl);
+    train_log_set_val(&r->log, step, vl, NAN);
     onc_finetune_event ev = {.kind = ONC_FT_EVENT_EVAL, .step = step, .total_steps = r->total_steps, .val_loss = vl};
     emit(r, &ev);
-    if (isnan(r->best_val) || vl < r->best_val) {
-        r->best_val = vl;
-        r->best_step = step;
-        r->bad_evals = 0;
+    if (isnan(r->best.best) || vl < r->best.best) {
+        r->best.best = vl;
+        r->best.best_step = step;
+        r->best.bad_evals = 0;
         st = onc_lora_save_gguf(r->lora, out_file(r, "best.gguf"), err);
-    } else if (r->p->patience > 0 && ++r->bad_evals >= r->p->patience) {
+    } else if (r->p->patience > 0 && ++r->best.bad_evals >= r->p->patience) {
         *stop = true;
     }
     return st;
+}
+
+/* report.md / report.html: the settings, the outcome, the curves. */
+static onc_status write_report(ft_run *r, const char *md, const char *html, onc_error *err) {
+    const onc_finetune_params *p = r->p;
+    const onc_lora *lora = r->lora;
+    char v[7][160], mods[96], res[256] = "";
+    snprintf(v[0], 160, "rank %lld, alpha %g%s, dropout %g, scale %g", (long long)lora->rank, lora->alpha,
+             lora->rslora ? " (rsLoRA)" : "", lora->dropout, onc_lora_scale(lora));
+    snprintf(v[1], 160, "%s (%lld trainable parameters)", onc_lora_modules_name(lora->modules, mods, sizeof mods),
+             (long long)onc_lora_n_params(lora));
+    snprintf(v[2], 160, "%g, %s schedule, warmup %g of the steps%s", p->lr, onc_lr_schedule_name(p->schedule),
+             p->warmup_ratio, p->warmup_steps > 0 ? " (or the steps given)" : "");
+    snprintf(v[3], 160, "%d example(s) per micro-batch%s, %d micro-batch(es) per step", p->batch_size,
+             p->packing ? " (packed)" : "", p->grad_accum);
+    snprintf(v[4], 160, "AdamW, weight decay %g, gradient clipping at %g", p->weight_decay, p->max_grad_norm);
+    snprintf(v[5], 160, "%zu training / %zu validation examples, at most %d tokens", r->data->n_train,
+             r->data->n_val, p->max_len);
+    snprintf(v[6], 160, "%llu", (unsigned long long)p->seed);
+    const char *const rows[][2] = {{"LoRA", v[0]},  {"modules", v[1]}, {"learning rate", v[2]}, {"batches", v[3]},
+                                   {"optimizer", v[4]}, {"data", v[5]}, {"seed", v[6]}};
+    const train_log *l = &r->log;
+    if (l->n) {
+        snprintf(res, sizeof res, "%lld steps; last training loss %.4f", (long long)l->step[l->n - 1],
+                 l->loss[l->n - 1]);
+        if (isfinite(r->best.best))
+            snprintf(res + strlen(res), sizeof res - strlen(res), "; best validation loss %.4f at step %lld",
+                     r->best.best, (long long)r->best.best_step);
+    }
+    const train_report info = {.title = "LoRA fine-tuning", .model = p->model_path, .data = p->data_path,
+                               .settings = rows, .n_settings = sizeof rows / sizeof rows[0],
+                               .results = l->n ? res : NULL, .loss_unit = "nats per trained token"};
+    return train_log_report(l, &info, md, html, err);
 }
 
 static onc_status write_outputs(ft_run *r, bool final, onc_error *err) {
     char csv[4200], json[4200];
     snprintf(csv, sizeof csv, "%s/loss.csv", r->p->out_dir);
     snprintf(json, sizeof json, "%s/loss.json", r->p->out_dir);
-    onc_status st = ft_log_write(&r->log, csv, json, err);
+    onc_status st = train_log_write(&r->log, csv, json, NULL, err);
     if (st != ONC_OK || !final) return st;
     if ((st = onc_lora_save_gguf(r->lora, out_file(r, "adapter.gguf"), err)) != ONC_OK) return st;
     if ((st = onc_lora_save_peft(r->lora, out_file(r, "adapter-peft"), err)) != ONC_OK) return st;
     char md[4200], html[4200];
     snprintf(md, sizeof md, "%s/report.md", r->p->out_dir);
     snprintf(html, sizeof html, "%s/report.html", r->p->out_dir);
-    return ft_log_report(&r->log, r->p, r->lora, r->data->n_train, r->data->n_val, r->best_val, r->best_step, md, html,
-                         err);
+    return write_report(r, md, html, err);
 }
 
 onc_status onc_finetune_run(const onc_finetune_params *p, onc_finetune_result *res, onc_error *err) {
@@ -351,7 +320,7 @@ onc_status onc_finetune_run(const onc_finetune_params *p, onc_finetune_result *r
     ft_run r;
     memset(&r, 0, sizeof r);
     r.p = p;
-    const double t0 = now_s();
+    const double t0 = train_now();
     onc_status st = prepare(&r, err);
     int64_t step = 0;
     if (st == ONC_OK && p->resume) st = load_checkpoint(&r, &step, err);
@@ -371,7 +340,7 @@ onc_status onc_finetune_run(const onc_finetune_params *p, onc_finetune_result *r
     bool stop = false;
     const int64_t first_step = step;
     while (st == ONC_OK && step < r.total_steps && !stop) {
-        const double ts = now_s();
+        const double ts = train_now();
         const int64_t epoch = step / r.steps_per_epoch, in_epoch = step % r.steps_per_epoch;
         plan_epoch(&r, epoch);
         const int64_t m0 = in_epoch * p->grad_accum;
@@ -389,7 +358,7 @@ onc_status onc_finetune_run(const onc_finetune_params *p, onc_finetune_result *r
             const int64_t T = fill(&r, batch, nb);
             tokens += T;
             st = onc_ft_model_step(r.fm, r.ids, r.labels, r.start, T, true, (float)(1.0 / (double)counted),
-                                   mix(mix(p->seed, (uint64_t)step), (uint64_t)k), &loss_sum, &n_counted, err);
+                                   train_mix(train_mix(p->seed, (uint64_t)step), (uint64_t)k), &loss_sum, &n_counted, err);
         }
         if (st != ONC_OK) break;
         const double gnorm = p->max_grad_norm > 0 ? onc_adamw_clip_grad_norm(r.opt, p->max_grad_norm)
@@ -406,7 +375,7 @@ onc_status onc_finetune_run(const onc_finetune_params *p, onc_finetune_result *r
         onc_adamw_step(r.opt, lr);
         step++;
         rr.tokens += tokens;
-        const double el = now_s() - ts, done = (double)(step - first_step);
+        const double el = train_now() - ts, done = (double)(step - first_step);
         onc_finetune_event ev = {.kind = ONC_FT_EVENT_STEP,
                                  .step = step,
                                  .total_steps = r.total_steps,
@@ -416,8 +385,8 @@ onc_status onc_finetune_run(const onc_finetune_params *p, onc_finetune_result *r
                                  .grad_norm = gnorm,
                                  .val_loss = NAN,
                                  .tokens_per_s = (double)tokens / (el > 0 ? el : 1e-9),
-                                 .eta_s = (now_s() - t0) / done * (double)(r.total_steps - step)};
-        ft_log_add(&r.log, step, ev.epoch, loss, lr, gnorm, tokens);
+                                 .eta_s = (train_now() - t0) / done * (double)(r.total_steps - step)};
+        train_log_add(&r.log, step, ev.epoch, loss, lr, gnorm, tokens);
         emit(&r, &ev);
         const bool last = step == r.total_steps;
         if (r.data->n_val && ((p->eval_every && step % p->eval_every == 0) || last))
@@ -436,10 +405,10 @@ onc_status onc_finetune_run(const onc_finetune_params *p, onc_finetune_result *r
     }
     if (st == ONC_OK) st = write_outputs(&r, true, err);
     rr.steps = step;
-    rr.best_val_loss = r.best_val;
-    rr.best_step = r.best_step;
+    rr.best_val_loss = r.best.best;
+    rr.best_step = r.best.best_step;
     rr.stopped_early = stop;
-    rr.seconds = now_s() - t0;
+    rr.seconds = train_now() - t0;
     if (res) *res = rr;
     free(batch);
     free(r.order);
@@ -447,7 +416,9 @@ onc_status onc_finetune_run(const onc_finetune_params *p, onc_finetune_result *r
     free(r.ids);
     free(r.labels);
     free(r.start);
-    ft_log_free(&r.log);
+    train_log_free(&r.log);
+    free(r.ckpt);
+    free(r.ckpt_names);
     onc_adamw_free(r.opt);
     onc_ft_model_free(r.fm);
     onc_lora_free(r.lora);

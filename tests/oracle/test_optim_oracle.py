@@ -142,12 +142,15 @@ def test_clip(rng, torch):
             if coef >= 1 and not np.array_equal(np.array(out[1 + k].split(), dtype=f32), g):
                 failures.append("clip max=%g changed gradients below the threshold" % max_norm)
         if torch is not None:
-            ts = [torch.tensor(g) for g in groups]
-            tn = float(torch.nn.utils.clip_grad_norm_(ts, max_norm))
+            # clip_grad_norm_ reads and scales the .grad of parameters
+            ps = [torch.nn.Parameter(torch.zeros(len(g))) for g in groups]
+            for q, g in zip(ps, groups):
+                q.grad = torch.tensor(g.copy())
+            tn = float(torch.nn.utils.clip_grad_norm_(ps, max_norm))
             check_arr("torch clip norm max=%g" % max_norm, [got_norm], [tn], 1e-6, 0.0)
-            for k, t in enumerate(ts):
+            for k, q in enumerate(ps):
                 check_arr("torch clip group %d" % k, [float(x) for x in out[1 + k].split()],
-                          t.numpy(), 1e-6, 1e-12)
+                          q.grad.numpy(), 1e-6, 1e-12)
 
 
 # ---------------------------------------------------------------- AdamW
