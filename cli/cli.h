@@ -67,6 +67,7 @@ int cmd_vocab(int argc, char **argv);    /* vocab train */
 int cmd_quantize(int argc, char **argv);
 int cmd_lora(int argc, char **argv);
 int cmd_finetune(int argc, char **argv); /* finetune: cmd_finetune.c */     /* lora merge | info | convert: cmd_lora.c */
+int cmd_train(int argc, char **argv);    /* train classify|embed|mlm: cmd_train.c */
 int cmd_demo(int argc, char **argv);
 int cmd_generate(int argc, char **argv); /* generate, chat, score: cmd_generate.c */
 int cmd_chat(int argc, char **argv);

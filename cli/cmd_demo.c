@@ -85,7 +85,7 @@ char *demo_path(const demo *d, const char *name) {
 
 /* Step 1: learn the three vocabulary kinds on the clinical sample. */
 static int step_vocab(demo *d) {
-    printf("\n[1/10] Vocabularies learned from the built-in clinical sample text\n");
+    printf("\n[1/11] Vocabularies learned from the built-in clinical sample text\n");
     size_t len;
     const char *text = onc_sample_clinical_text(&len);
     const onc_vocab_kind kinds[3] = {ONC_VOCAB_SPM, ONC_VOCAB_BPE, ONC_VOCAB_WPM};
@@ -125,7 +125,7 @@ static void print_pieces(const onc_tokenizer *tok, const int32_t *ids, size_t n,
 
 /* Step 2: tokenize the sample note, check the exact round trip, time 1 MB. */
 static int step_tokenize(demo *d) {
-    printf("\n[2/10] Tokenizing a clinical note (%zu bytes)\n", strlen(sample_note));
+    printf("\n[2/11] Tokenizing a clinical note (%zu bytes)\n", strlen(sample_note));
     size_t big_len = d->quick ? (256u << 10) : (1u << 20);
     size_t sample_len;
     const char *sample = onc_sample_clinical_text(&sample_len);
@@ -220,7 +220,7 @@ static off_t file_size(const char *path) {
 
 /* Step 3: create models, quantize, measure the error. */
 static int step_models(demo *d) {
-    printf("\n[3/10] Models with random weights and the trained vocabularies, written to %s/\n", d->out_dir);
+    printf("\n[3/11] Models with random weights and the trained vocabularies, written to %s/\n", d->out_dir);
     int rc = CLI_EXIT_FAIL;
     char *llama = demo_path(d, "llama-f32.gguf"), *bert = demo_path(d, "bert-f32.gguf");
     onc_gguf *ref = NULL;
@@ -306,7 +306,7 @@ done:
 /* Step 4: one quantized matrix-vector product, SIMD against plain C. */
 static int step_kernels(demo *d) {
     onc_simd_level best = onc_simd_level_get();
-    printf("\n[4/10] Compute kernels: SIMD level %s (detected %s)\n", onc_simd_name(best),
+    printf("\n[4/11] Compute kernels: SIMD level %s (detected %s)\n", onc_simd_name(best),
            onc_simd_name(onc_simd_detect()));
     const int64_t rows = d->quick ? 512 : 2048, cols = 2048;
     const onc_type types[] = {ONC_TYPE_Q4_K, ONC_TYPE_Q8_0, ONC_TYPE_F16};
@@ -358,7 +358,7 @@ done:
 
 /* Step 5: run the models made in step 3. */
 static int step_inference(demo *d) {
-    printf("\n[5/10] Inference with the random-weight llama models (the text is noise: the weights are random)\n");
+    printf("\n[5/11] Inference with the random-weight llama models (the text is noise: the weights are random)\n");
     const char *const files[] = {"llama-f32.gguf", "llama-q4_K_M.gguf"};
     int rc = CLI_EXIT_OK;
     for (size_t f = 0; f < 2 && rc == CLI_EXIT_OK; f++) {
@@ -430,7 +430,7 @@ static const char *const demo_passages[] = {
 #define N_DEMO_PASSAGES 5
 
 static int step_encoders(demo *d) {
-    printf("\n[6/10] Encoders: embeddings, a classifier and a reranker (random weights: the scores are noise)\n");
+    printf("\n[6/11] Encoders: embeddings, a classifier and a reranker (random weights: the scores are noise)\n");
     char *bert = demo_path(d, "bert-f32.gguf"), *cls = demo_path(d, "bert-ct-classifier.gguf");
     onc_error err = {0};
     onc_encoder *e = NULL, *c = NULL;
@@ -504,7 +504,7 @@ done:
 /* Step 7: a synthetic corpus with known answers, and its CT reports through
  * the encoder of step 3. */
 static int step_synth(demo *d) {
-    printf("\n[7/10] Synthetic oncology records with known answers (oncolm synth corpus)\n");
+    printf("\n[7/11] Synthetic oncology records with known answers (oncolm synth corpus)\n");
     char *dir = demo_path(d, "synth"), *bert = demo_path(d, "bert-f32.gguf"), *ct = NULL;
     onc_error err = {0};
     onc_encoder *e = NULL;
@@ -609,6 +609,7 @@ int cmd_demo(int argc, char **argv) {
     if (rc == CLI_EXIT_OK) rc = demo_step_retrieval(&d);
     if (rc == CLI_EXIT_OK) rc = demo_step_eval(&d);
     if (rc == CLI_EXIT_OK) rc = demo_step_finetune(&d);
+    if (rc == CLI_EXIT_OK) rc = demo_step_train(&d);
     for (int k = 0; k < 3; k++) {
         onc_tokenizer_free(d.tok[k]);
         onc_vocab_spec_free(d.vocab[k]);

@@ -40,5 +40,6 @@ const char *demo_row_str(json_t *row, const char *key);
 int demo_step_retrieval(demo *d); /* demo_retrieval.c */
 int demo_step_eval(demo *d);      /* demo_eval.c */
 int demo_step_finetune(demo *d);  /* demo_finetune.c */
+int demo_step_train(demo *d);     /* demo_train.c */
 
 #endif

@@ -334,7 +334,7 @@ done:
 }
 
 int demo_step_eval(demo *d) {
-    printf("\n[9/10] Evaluation tables of the studies, on rule baselines over the synthetic tasks "
+    printf("\n[9/11] Evaluation tables of the studies, on rule baselines over the synthetic tasks "
            "(oncolm eval, eval compare)\n");
     char *dir = demo_path(d, "eval");
     if (!dir) return CLI_EXIT_FAIL;

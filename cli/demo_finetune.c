@@ -83,7 +83,7 @@ static double accuracy(onc_llm_ctx *c, const onc_tokenizer *tok, task_rows *rows
 }
 
 int demo_step_finetune(demo *d) {
-    printf("\n[10/10] LoRA fine-tuning: a small llama learns the CT-report categories\n");
+    printf("\n[10/11] LoRA fine-tuning: a small llama learns the CT-report categories\n");
     char *model = demo_path(d, "llama-ft-base.gguf"), *data = demo_path(d, "ct-sft.jsonl"),
          *out = demo_path(d, "finetune"), *ct = demo_path(d, "synth/ct_classification.jsonl");
     int rc = CLI_EXIT_FAIL;

@@ -54,7 +54,7 @@ static double ndcg10(const char *qrels_path, const char *run_path, onc_error *er
 }
 
 int demo_step_retrieval(demo *d) {
-    printf("\n[8/10] Note store and retrieval: BM25, dense and hybrid search, evaluated as trec_eval\n");
+    printf("\n[8/11] Note store and retrieval: BM25, dense and hybrid search, evaluated as trec_eval\n");
     char *db = demo_path(d, "notes.db"), *synth = demo_path(d, "synth"), *bert = demo_path(d, "bert-f32.gguf");
     char *queries = demo_path(d, "synth/queries.jsonl"), *qrels = demo_path(d, "synth/qrels/test.tsv");
     char *runs[3] = {demo_path(d, "run-bm25.trec"), demo_path(d, "run-dense.trec"), demo_path(d, "run-hybrid.trec")};

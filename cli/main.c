@@ -29,6 +29,7 @@ static const cli_command commands[] = {
     {"search", cmd_search, "search --db DB QUERY: BM25, dense or hybrid retrieval of note passages"},
     {"eval", cmd_eval, "eval retrieval: nDCG/P/R/MRR/MAP as trec_eval, per query and category, run comparison"},
     {"finetune", cmd_finetune, "finetune -m MODEL --data FILE -o DIR: train a LoRA adapter (checkpoints, resume)"},
+    {"train", cmd_train, "train classify|embed|mlm -m BERT --data FILE -o DIR: train an encoder (checkpoints, resume)"},
     {"lora", cmd_lora, "lora merge | info | convert: LoRA adapters (llama.cpp GGUF and PEFT)"},
     {"quantize", cmd_quantize, "quantize IN OUT TYPE: convert a GGUF model's tensors"},
     {"version", cmd_version, "print the version"},

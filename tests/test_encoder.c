@@ -155,7 +155,9 @@ static void test_token_types(void **state) {
     float *v = malloc(3 * E * sizeof(float));
     onc_error err = {0};
     assert_int_equal(onc_encoder_embed_tokens(e, in, 3, v, &err), ONC_OK);
-    assert_true(max_diff(v, v + E, E) == 0);
+    /* the same input at another place of the packed batch: equal up to the
+     * rounding of the matrix kernels' row blocking */
+    assert_true(max_diff(v, v + E, E) < 1e-5);
     assert_true(max_diff(v, v + 2 * E, E) > 1e-4);
     const int32_t bad_tok[2] = {2, 1 << 20}, bad_type[2] = {0, 7};
     onc_encoder_input b1 = {bad_tok, NULL, 2}, b2 = {toks, bad_type, 2}, b3 = {toks, NULL, 0};

@@ -60,6 +60,9 @@ typedef struct onc_finetune_event {
     double epoch;                 /* fractional epochs done */
     double loss, lr, grad_norm;   /* of the step (STEP) */
     double val_loss;              /* EVAL (NaN otherwise) */
+    double val_metric;            /* EVAL: the selection metric of encoder training (NaN: none) */
+    const char *metric_name;      /* its name ("macro-F1", "nDCG@10" ...), NULL: none */
+    double examples_per_s;        /* STEP: encoder training, examples per second this step */
     double tokens_per_s;          /* trained-on tokens (all tokens of the step) per second, this step */
     double eta_s;                 /* estimated seconds left */
     int64_t n_train, n_val, n_truncated, n_dropped; /* START */
