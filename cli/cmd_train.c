@@ -48,6 +48,8 @@ static void progress(void *user, const onc_finetune_event *ev) {
                 "weights, gradients, activations and optimizer\n",
                 (long long)ev->n_train, (long long)ev->n_val, (long long)ev->n_truncated, (long long)ev->total_steps,
                 ev->memory_bytes / 1048576.0);
+        if (ev->n_mined)
+            fprintf(stderr, "oncolm train: %lld BM25 hard negatives mined from the store\n", (long long)ev->n_mined);
         if (ev->step) fprintf(stderr, "oncolm train: resuming after step %lld\n", (long long)ev->step);
         break;
     case ONC_FT_EVENT_STEP: {

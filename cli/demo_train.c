@@ -104,17 +104,23 @@ static long write_pairs(onc_store *s, task_rows *q, const char *qrels_path, cons
     return n;
 }
 
-/* The CT-report rows as {"text", "label", "split"} (label names). */
+/* The CT-report rows as {"text", "label", "split"} (label names), split
+ * again by class (every fifth report of a class validates, the next one
+ * tests): the synthetic corpus splits by patient, which can leave a split
+ * with a single class. */
 static bool write_ct(const char *in, const char *out) {
     static const char *const names[3] = {"no cancer", "post-treatment", "pre-treatment"};
     task_rows rows = {0};
     if (!demo_read_rows(in, NULL, &rows)) return false;
     FILE *f = fopen(out, "w");
     bool ok = f != NULL;
+    size_t seen[3] = {0, 0, 0};
     for (size_t i = 0; ok && i < rows.n; i++) {
-        const json_int_t l = json_integer_value(json_object_get(rows.rows[i], "label"));
-        json_t *o = json_pack("{s:s, s:s, s:s}", "text", demo_row_str(rows.rows[i], "input"), "label",
-                              names[l >= 0 && l < 3 ? l : 0], "split", demo_row_str(rows.rows[i], "split"));
+        json_int_t l = json_integer_value(json_object_get(rows.rows[i], "label"));
+        l = l >= 0 && l < 3 ? l : 0;
+        const size_t k = seen[l]++ % 5;
+        json_t *o = json_pack("{s:s, s:s, s:s}", "text", demo_row_str(rows.rows[i], "input"), "label", names[l],
+                              "split", k == 0 ? "validation" : k == 1 ? "test" : "train");
         char *js = o ? json_dumps(o, JSON_COMPACT) : NULL;
         ok = js && fprintf(f, "%s\n", js) > 0;
         free(js);
@@ -202,7 +208,8 @@ int demo_step_train(demo *d) {
          *pairs = demo_path(d, "pairs.jsonl"), *emb = demo_path(d, "train-embed"),
          *emb_model = demo_path(d, "train-embed/best.gguf"), *qrels_train = demo_path(d, "synth/qrels/train.tsv"),
          *qrels_dev = demo_path(d, "synth/qrels/dev.tsv"), *qrels_test = demo_path(d, "synth/qrels/test.tsv"),
-         *ct_in = demo_path(d, "synth/ct_classification.jsonl"), *ct = demo_path(d, "ct-reports.jsonl"),
+         *ct_dir = demo_path(d, "synth-ct"),
+         *ct_in = demo_path(d, "synth-ct/ct_classification.jsonl"), *ct = demo_path(d, "ct-reports.jsonl"),
          *cls = demo_path(d, "train-classify"), *cls_model = demo_path(d, "train-classify/best.gguf");
     char *runs[4] = {demo_path(d, "run11-bm25.trec"), demo_path(d, "run11-start.trec"),
                      demo_path(d, "run11-embedder.trec"), demo_path(d, "run11-hybrid.trec")};
@@ -211,7 +218,7 @@ int demo_step_train(demo *d) {
     FILE *pf = NULL;
     int rc = CLI_EXIT_OK;
     if (!runs[0] || !runs[1] || !runs[2] || !runs[3] || !synth || !notes || !queries || !db || !text || !init || !mlm || !mlm_model || !pairs || !emb ||
-        !emb_model || !qrels_train || !qrels_dev || !qrels_test || !ct_in || !ct || !cls || !cls_model) {
+        !emb_model || !qrels_train || !qrels_dev || !qrels_test || !ct_dir || !ct_in || !ct || !cls || !cls_model) {
         onc_error_set(&err, ONC_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -297,7 +304,12 @@ int demo_step_train(demo *d) {
     printf("  nDCG@10: BM25 %.4f, pre-trained start %.4f, embedder %.4f, hybrid %.4f\n", nd[0], nd[1], nd[2], nd[3]);
     demo_check(d, nd[2] > nd[1] + 0.05, "the fine-tuned embedder beats its starting point on nDCG@10");
 
-    /* 5. the CT-report classifier */
+    /* 5. the CT-report classifier, on a larger synthetic set of its own */
+    {
+        char *argv[] = {"synth", "corpus", "--patients", d->quick ? "200" : "400", "--seed", "11", "--out", ct_dir,
+                        NULL};
+        if ((rc = cmd_synth(ARGC(argv), argv)) != CLI_EXIT_OK) goto done;
+    }
     if (!write_ct(ct_in, ct)) {
         onc_error_set(&err, ONC_ERR_IO, "%s: cannot write", ct);
         goto fail;
@@ -305,7 +317,7 @@ int demo_step_train(demo *d) {
     t0 = demo_now();
     {
         char *argv[] = {"train", "classify", "-m", mlm_model, "--data", ct, "-o", cls, "--max-len", "128",
-                        "--batch", "16", "--lr", "1e-4", "--epochs", d->quick ? "6" : "8", "--oversample",
+                        "--batch", "16", "--lr", "1e-4", "--epochs", d->quick ? "3" : "4", "--oversample",
                         "--eval-every", "10", "--save-every", "0", NULL};
         if ((rc = cmd_train(ARGC(argv), argv)) != CLI_EXIT_OK) goto done;
     }
@@ -323,7 +335,7 @@ done:
     if (pf) fclose(pf);
     onc_store_close(s);
     free(synth), free(notes), free(queries), free(db), free(text), free(init), free(mlm), free(mlm_model);
-    free(pairs), free(emb), free(emb_model), free(qrels_train), free(qrels_dev), free(qrels_test), free(ct_in);
+    free(pairs), free(emb), free(emb_model), free(qrels_train), free(qrels_dev), free(qrels_test), free(ct_dir), free(ct_in);
     free(ct), free(cls), free(cls_model);
     for (int i = 0; i < 4; i++) free(runs[i]);
     return rc;

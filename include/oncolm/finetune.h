@@ -66,6 +66,7 @@ typedef struct onc_finetune_event {
     double tokens_per_s;          /* trained-on tokens (all tokens of the step) per second, this step */
     double eta_s;                 /* estimated seconds left */
     int64_t n_train, n_val, n_truncated, n_dropped; /* START */
+    int64_t n_mined;              /* START: hard negatives mined (encoder training) */
     size_t memory_bytes;          /* START: activations, gradients, optimizer state */
 } onc_finetune_event;
 

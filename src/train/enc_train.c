@@ -728,6 +728,7 @@ onc_status onc_train_run(const onc_train_params *p, onc_train_result *res, onc_e
                                  .n_train = r.n_pool,
                                  .n_val = r.data->n_val,
                                  .n_truncated = r.data->n_truncated,
+                                 .n_mined = r.n_mined,
                                  .memory_bytes = onc_enc_model_bytes(r.m) +
                                                  2 * (size_t)onc_enc_model_n_trainable(r.m) * sizeof(float)};
         emit(&r, &ev);

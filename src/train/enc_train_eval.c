@@ -328,6 +328,7 @@ onc_status et_mine_negatives(et_run *r, onc_error *err) {
             e->negatives[e->n_negatives + added++] = (onc_token_seq){ids, (int32_t)n};
         }
         e->n_negatives += added;
+        r->n_mined += added;
         free(hits);
     }
     onc_store_close(s);

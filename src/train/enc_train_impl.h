@@ -45,6 +45,7 @@ typedef struct et_run {
     size_t n_ckpt;
     uint64_t data_hash;
     double last_accuracy, last_macro_f1;
+    int64_t n_mined;          /* hard negatives added by mining */
     double start_metric;      /* selection metric before training (NaN: not measured) */
     et_beir *beir;
     char path[4096];

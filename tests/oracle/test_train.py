@@ -237,6 +237,22 @@ def test_embed(rng, corpus):
         f.write("nausea\n")
     rc, so, err = run(["embed", "-m", os.path.join(out, "best.gguf"), "-i", qfile])
     check(rc == 0, "oncolm embed runs the trained embedder (%s)" % err.strip()[-200:])
+    # BM25 hard negatives from a note store built from the BEIR folder
+    db = tmp("mine.db")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    rc, _, err = run(["index", "build", "--db", db, folder])
+    check(rc == 0, "index build for mining (%s)" % err.strip()[-200:])
+    o = tmp("emb_mine")
+    shutil.rmtree(o, ignore_errors=True)
+    rc, _, err = run(["train", "embed", "-m", model, "--data", pairs, "-o", o, "--max-steps", "3", "--batch", "8",
+                      "--max-len", "32", "--mine-store", db, "--mine-negatives", "2", "--save-every", "0"])
+    mined = [line for line in err.split("\n") if "hard negatives mined" in line]
+    n_mined = int(mined[0].split()[2]) if mined else 0
+    n_pairs = sum(1 for line in open(pairs) if '"train"' in line)
+    check(rc == 0 and n_mined > n_pairs,
+          "BM25 hard negatives mined from the store: %d for %d training pairs (up to 2 each)" % (n_mined, n_pairs))
     # gradient caching: chunks of 5 sequences give the whole-batch losses
     # (without dropout: its masks are drawn per forward pass)
     outs = []
