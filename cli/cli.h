@@ -58,6 +58,14 @@ bool cli_write_file_atomic(const char *path, const char *data, size_t len);
  * the length of FILE; otherwise the whole text is the file. */
 void cli_split_lora_arg(const char *arg, size_t *path_len, float *scale);
 
+/* The progress of a training run on stderr (`oncolm finetune`, `oncolm
+ * train`), for every event but START (the caller's own line): a step line
+ * rewritten in place on a terminal (one line per step otherwise) with
+ * tokens/s or, when per_example, examples/s; validations, checkpoints and
+ * early stops on lines of their own. */
+struct onc_finetune_event;
+void cli_train_progress(const struct onc_finetune_event *ev, bool per_example);
+
 /* Subcommands. */
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);

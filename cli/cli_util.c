@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "oncolm/finetune.h"
 #include "oncolm/utf8.h"
 
 void cli_errorf(const char *fmt, ...) {
@@ -179,5 +180,36 @@ void cli_split_lora_arg(const char *arg, size_t *path_len, float *scale) {
             *scale = (float)v;
             *path_len = (size_t)(colon - arg);
         }
+    }
+}
+
+void cli_train_progress(const onc_finetune_event *ev, bool per_example) {
+    const bool tty = isatty(2);
+    switch (ev->kind) {
+    case ONC_FT_EVENT_START: break;
+    case ONC_FT_EVENT_STEP: {
+        const double eta = ev->eta_s;
+        char rate[48];
+        if (per_example) snprintf(rate, sizeof rate, "%.1f ex/s", ev->examples_per_s);
+        else snprintf(rate, sizeof rate, "%.0f tok/s", ev->tokens_per_s);
+        fprintf(stderr, "%sstep %lld/%lld  epoch %.2f  loss %.4f  lr %.3g  grad %.3g  %s  ETA %dm%02ds%s",
+                tty ? "\r" : "", (long long)ev->step, (long long)ev->total_steps, ev->epoch, ev->loss, ev->lr,
+                ev->grad_norm, rate, (int)(eta / 60), (int)fmod(eta, 60), tty ? "   " : "\n");
+        break;
+    }
+    case ONC_FT_EVENT_EVAL:
+        fprintf(stderr, "%sstep %lld: validation", tty ? "\n" : "", (long long)ev->step);
+        if (isfinite(ev->val_loss)) fprintf(stderr, " loss %.4f", ev->val_loss);
+        if (ev->metric_name && isfinite(ev->val_metric) && strcmp(ev->metric_name, "validation loss") != 0)
+            fprintf(stderr, ", %s %.4f", ev->metric_name, ev->val_metric);
+        fputc('\n', stderr);
+        break;
+    case ONC_FT_EVENT_SAVE:
+        if (!tty) fprintf(stderr, "step %lld: checkpoint saved\n", (long long)ev->step);
+        break;
+    case ONC_FT_EVENT_STOP:
+        fprintf(stderr, "%sstep %lld: early stop (no improvement in %s)\n", tty ? "\n" : "", (long long)ev->step,
+                ev->metric_name ? ev->metric_name : "validation loss");
+        break;
     }
 }

@@ -34,6 +34,7 @@
 
 #include "cli.h"
 #include "demo.h"
+#include "oncolm/eval_retrieval.h"
 #include "oncolm/arch.h"
 #include "oncolm/chat.h"
 #include "oncolm/compute.h"
@@ -578,6 +579,21 @@ done:
     onc_encoder_free(e);
     free(dir), free(bert), free(ct);
     return rc;
+}
+
+double demo_ndcg10(const char *qrels_path, const char *run_path, onc_error *err) {
+    onc_qrels *q = onc_qrels_load(qrels_path, ONC_QRELS_AUTO, err);
+    onc_run *r = q ? onc_run_load(run_path, NULL, err) : NULL;
+    onc_ir_params p;
+    onc_ir_params_default(&p);
+    p.complete = true;
+    onc_ir_result *res = r ? onc_ir_evaluate(q, r, &p, err) : NULL;
+    const int c = onc_ir_cutoff_index(&p, 10);
+    const double v = res && c >= 0 ? onc_ir_mean(res, ONC_IR_NDCG, (size_t)c) : -1;
+    onc_ir_result_free(res);
+    onc_run_free(r);
+    onc_qrels_free(q);
+    return v;
 }
 
 int cmd_demo(int argc, char **argv) {

@@ -29,7 +29,6 @@ static const char finetune_usage[] =
 
 static void progress(void *user, const onc_finetune_event *ev) {
     (void)user;
-    const bool tty = isatty(2);
     switch (ev->kind) {
     case ONC_FT_EVENT_START:
         fprintf(stderr,
@@ -39,23 +38,7 @@ static void progress(void *user, const onc_finetune_event *ev) {
                 (long long)ev->total_steps, ev->step ? " (resuming)" : "", ev->memory_bytes / 1048576.0);
         if (ev->step) fprintf(stderr, "oncolm finetune: resuming after step %lld\n", (long long)ev->step);
         break;
-    case ONC_FT_EVENT_STEP: {
-        const double eta = ev->eta_s;
-        fprintf(stderr, "%sstep %lld/%lld  epoch %.2f  loss %.4f  lr %.3g  grad %.3g  %.0f tok/s  ETA %dm%02ds%s",
-                tty ? "\r" : "", (long long)ev->step, (long long)ev->total_steps, ev->epoch, ev->loss, ev->lr,
-                ev->grad_norm, ev->tokens_per_s, (int)(eta / 60), (int)fmod(eta, 60), tty ? "   " : "\n");
-        break;
-    }
-    case ONC_FT_EVENT_EVAL:
-        fprintf(stderr, "%sstep %lld: validation loss %.4f\n", tty ? "\n" : "", (long long)ev->step, ev->val_loss);
-        break;
-    case ONC_FT_EVENT_SAVE:
-        if (!tty) fprintf(stderr, "step %lld: checkpoint saved\n", (long long)ev->step);
-        break;
-    case ONC_FT_EVENT_STOP:
-        fprintf(stderr, "%sstep %lld: early stop (no improvement in validation loss)\n", tty ? "\n" : "",
-                (long long)ev->step);
-        break;
+    default: cli_train_progress(ev, false); break;
     }
 }
 

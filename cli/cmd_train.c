@@ -40,7 +40,6 @@ static const char train_usage[] =
 
 static void progress(void *user, const onc_finetune_event *ev) {
     (void)user;
-    const bool tty = isatty(2);
     switch (ev->kind) {
     case ONC_FT_EVENT_START:
         fprintf(stderr,
@@ -52,27 +51,7 @@ static void progress(void *user, const onc_finetune_event *ev) {
             fprintf(stderr, "oncolm train: %lld BM25 hard negatives mined from the store\n", (long long)ev->n_mined);
         if (ev->step) fprintf(stderr, "oncolm train: resuming after step %lld\n", (long long)ev->step);
         break;
-    case ONC_FT_EVENT_STEP: {
-        const double eta = ev->eta_s;
-        fprintf(stderr, "%sstep %lld/%lld  epoch %.2f  loss %.4f  lr %.3g  grad %.3g  %.1f ex/s  ETA %dm%02ds%s",
-                tty ? "\r" : "", (long long)ev->step, (long long)ev->total_steps, ev->epoch, ev->loss, ev->lr,
-                ev->grad_norm, ev->examples_per_s, (int)(eta / 60), (int)fmod(eta, 60), tty ? "   " : "\n");
-        break;
-    }
-    case ONC_FT_EVENT_EVAL:
-        fprintf(stderr, "%sstep %lld: validation", tty ? "\n" : "", (long long)ev->step);
-        if (isfinite(ev->val_loss)) fprintf(stderr, " loss %.4f", ev->val_loss);
-        if (ev->metric_name && isfinite(ev->val_metric) && strcmp(ev->metric_name, "validation loss") != 0)
-            fprintf(stderr, ", %s %.4f", ev->metric_name, ev->val_metric);
-        fputc('\n', stderr);
-        break;
-    case ONC_FT_EVENT_SAVE:
-        if (!tty) fprintf(stderr, "step %lld: checkpoint saved\n", (long long)ev->step);
-        break;
-    case ONC_FT_EVENT_STOP:
-        fprintf(stderr, "%sstep %lld: early stop (no improvement in %s)\n", tty ? "\n" : "", (long long)ev->step,
-                ev->metric_name ? ev->metric_name : "validation");
-        break;
+    default: cli_train_progress(ev, true); break;
     }
 }
 

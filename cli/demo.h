@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "oncolm/status.h"
 #include "oncolm/tokenizer.h"
 #include "oncolm/vocab.h"
 
@@ -35,6 +36,10 @@ bool demo_read_rows(const char *path, const char *split, task_rows *out);
 void demo_free_rows(task_rows *t);
 /* String field `key` of a row, "" when absent. */
 const char *demo_row_str(json_t *row, const char *key);
+
+/* Mean nDCG@10 (trec_eval, queries missing from the run count 0) of a TREC
+ * run against qrels; -1 with err set on failure. */
+double demo_ndcg10(const char *qrels_path, const char *run_path, onc_error *err);
 
 /* Steps in their own files; each returns a CLI exit code. */
 int demo_step_retrieval(demo *d); /* demo_retrieval.c */

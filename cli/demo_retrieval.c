@@ -12,7 +12,6 @@
 
 #include "cli.h"
 #include "demo.h"
-#include "oncolm/eval_retrieval.h"
 #include "oncolm/store.h"
 
 /* First test-split query of the synthetic set: its text and patient. */
@@ -36,21 +35,6 @@ static bool first_test_query(const char *queries, char *text, size_t tcap, char 
     free(line);
     fclose(f);
     return found;
-}
-
-static double ndcg10(const char *qrels_path, const char *run_path, onc_error *err) {
-    onc_qrels *q = onc_qrels_load(qrels_path, ONC_QRELS_AUTO, err);
-    onc_run *r = q ? onc_run_load(run_path, NULL, err) : NULL;
-    onc_ir_params p;
-    onc_ir_params_default(&p);
-    p.complete = true;
-    onc_ir_result *res = r ? onc_ir_evaluate(q, r, &p, err) : NULL;
-    const int c = onc_ir_cutoff_index(&p, 10);
-    const double v = res && c >= 0 ? onc_ir_mean(res, ONC_IR_NDCG, (size_t)c) : -1;
-    onc_ir_result_free(res);
-    onc_run_free(r);
-    onc_qrels_free(q);
-    return v;
 }
 
 int demo_step_retrieval(demo *d) {
@@ -121,7 +105,7 @@ int demo_step_retrieval(demo *d) {
     char *eargv[] = {"eval", "retrieval", "--beir", synth, "--split", "test", "--complete", "--run", runs[0],
                      "--run", runs[1], "--run", runs[2], NULL};
     if ((rc = cmd_eval(13, eargv)) != CLI_EXIT_OK) goto done;
-    const double bm25 = ndcg10(qrels, runs[0], &err);
+    const double bm25 = demo_ndcg10(qrels, runs[0], &err);
     if (bm25 < 0) goto fail;
     printf("  Read with care: the BERT model is random, so dense and hybrid orders are arbitrary, and each question\n"
            "  searches only its patient's ~8 notes, so any retriever returning all of them gets R@10 = 1 while BM25\n"

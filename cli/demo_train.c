@@ -131,21 +131,6 @@ static bool write_ct(const char *in, const char *out) {
     return ok;
 }
 
-static double run_ndcg10(const char *qrels_path, const char *run_path, onc_error *err) {
-    onc_qrels *q = onc_qrels_load(qrels_path, ONC_QRELS_AUTO, err);
-    onc_run *r = q ? onc_run_load(run_path, NULL, err) : NULL;
-    onc_ir_params p;
-    onc_ir_params_default(&p);
-    p.complete = true;
-    onc_ir_result *res = r ? onc_ir_evaluate(q, r, &p, err) : NULL;
-    const int c = onc_ir_cutoff_index(&p, 10);
-    const double v = res && c >= 0 ? onc_ir_mean(res, ONC_IR_NDCG, (size_t)c) : -1;
-    onc_ir_result_free(res);
-    onc_run_free(r);
-    onc_qrels_free(q);
-    return v;
-}
-
 /* Run the test questions against the store with `mode` into run_path
  * (oncolm search --queries), quietly. */
 static int search_run(char *db, char *queries, char *mode, char *run_path) {
@@ -298,8 +283,8 @@ int demo_step_train(demo *d) {
                         "--run", runs[1], "--run", runs[2], "--run", runs[3], NULL};
         if ((rc = cmd_eval(ARGC(argv), argv)) != CLI_EXIT_OK) goto done;
     }
-    const double nd[4] = {run_ndcg10(qrels_test, runs[0], &err), run_ndcg10(qrels_test, runs[1], &err),
-                          run_ndcg10(qrels_test, runs[2], &err), run_ndcg10(qrels_test, runs[3], &err)};
+    const double nd[4] = {demo_ndcg10(qrels_test, runs[0], &err), demo_ndcg10(qrels_test, runs[1], &err),
+                          demo_ndcg10(qrels_test, runs[2], &err), demo_ndcg10(qrels_test, runs[3], &err)};
     if (nd[0] < 0 || nd[1] < 0 || nd[2] < 0 || nd[3] < 0) goto fail;
     printf("  nDCG@10: BM25 %.4f, pre-trained start %.4f, embedder %.4f, hybrid %.4f\n", nd[0], nd[1], nd[2], nd[3]);
     demo_check(d, nd[2] > nd[1] + 0.05, "the fine-tuned embedder beats its starting point on nDCG@10");

@@ -708,6 +708,18 @@ static void emit(const et_run *r, const onc_finetune_event *ev) {
     if (r->p->progress) r->p->progress(r->p->progress_user, ev);
 }
 
+/* train_loop hooks */
+static void loop_emit(void *user, const onc_finetune_event *ev) { emit(user, ev); }
+
+static onc_status loop_evaluate(void *user, int64_t step, bool *stop, onc_error *err) {
+    return evaluate(user, step, stop, err);
+}
+
+static onc_status loop_save(void *user, int64_t step, onc_error *err) {
+    onc_status st = save_checkpoint(user, step, err);
+    return st == ONC_OK ? write_outputs(user, false, err) : st;
+}
+
 onc_status onc_train_run(const onc_train_params *p, onc_train_result *res, onc_error *err) {
     onc_train_result rr = {.best_metric = NAN, .best_step = -1};
     onc_status st = check_params(p, err);
@@ -740,7 +752,25 @@ onc_status onc_train_run(const onc_train_params *p, onc_train_result *res, onc_e
         st = measure(&r, 0, &vl, &r.start_metric, err);
     }
     bool stop = false;
-    const int64_t first_step = step;
+    const train_loop loop = {.what = "training",
+                             .opt = r.opt,
+                             .log = &r.log,
+                             .schedule = p->schedule,
+                             .base_lr = p->lr,
+                             .max_grad_norm = p->max_grad_norm,
+                             .warmup = r.warmup,
+                             .total_steps = r.total_steps,
+                             .steps_per_epoch = r.steps_per_epoch,
+                             .eval_every = p->eval_every,
+                             .save_every = p->save_every,
+                             .can_eval = st == ONC_OK && (r.data->n_val > 0 || p->metric == ONC_METRIC_NDCG10),
+                             .metric_name = onc_train_metric_name(p->metric),
+                             .t0 = t0,
+                             .first_step = step,
+                             .user = &r,
+                             .emit = loop_emit,
+                             .evaluate = loop_evaluate,
+                             .save = loop_save};
     const int64_t micros = (r.n_pool + p->batch_size - 1) / (p->batch_size ? p->batch_size : 1);
     while (st == ONC_OK && step < r.total_steps && !stop) {
         const double ts = train_now();
@@ -751,47 +781,8 @@ onc_status onc_train_run(const onc_train_params *p, onc_train_result *res, onc_e
         double loss = 0;
         int64_t examples = 0, tokens = 0;
         if ((st = train_step(&r, step, m0, m1, &loss, &examples, &tokens, err)) != ONC_OK) break;
-        const double gnorm = onc_adamw_clip_grad_norm(r.opt, p->max_grad_norm > 0 ? p->max_grad_norm : INFINITY);
-        const double lr = onc_lr_at(p->schedule, p->lr, step, r.warmup, r.total_steps);
-        if (!isfinite(loss) || !isfinite(gnorm)) {
-            st = onc_error_set(err, ONC_ERR_INVALID,
-                               "training: the loss or the gradient is not finite at step %lld (loss %g); lower the "
-                               "learning rate (the last checkpoint is kept)",
-                               (long long)step + 1, loss);
-            break;
-        }
-        onc_adamw_step(r.opt, lr);
-        step++;
+        if ((st = train_finish_step(&loop, &step, loss, tokens, examples, ts, &stop, err)) != ONC_OK) break;
         rr.examples += examples;
-        const double el = train_now() - ts, done = (double)(step - first_step);
-        onc_finetune_event ev = {.kind = ONC_FT_EVENT_STEP,
-                                 .step = step,
-                                 .total_steps = r.total_steps,
-                                 .epoch = (double)step / (double)r.steps_per_epoch,
-                                 .loss = loss,
-                                 .lr = lr,
-                                 .grad_norm = gnorm,
-                                 .val_loss = NAN,
-                                 .val_metric = NAN,
-                                 .tokens_per_s = (double)tokens / (el > 0 ? el : 1e-9),
-                                 .examples_per_s = (double)examples / (el > 0 ? el : 1e-9),
-                                 .eta_s = (train_now() - t0) / done * (double)(r.total_steps - step)};
-        train_log_add(&r.log, step, ev.epoch, loss, lr, gnorm, tokens);
-        emit(&r, &ev);
-        const bool last = step == r.total_steps;
-        const bool can_eval = r.data->n_val > 0 || p->metric == ONC_METRIC_NDCG10;
-        if (can_eval && ((p->eval_every && step % p->eval_every == 0) || last)) st = evaluate(&r, step, &stop, err);
-        if (st == ONC_OK && stop) {
-            onc_finetune_event se = {.kind = ONC_FT_EVENT_STOP, .step = step, .total_steps = r.total_steps,
-                                     .metric_name = onc_train_metric_name(p->metric)};
-            emit(&r, &se);
-        }
-        if (st == ONC_OK && ((p->save_every && step % p->save_every == 0) || last || stop)) {
-            st = save_checkpoint(&r, step, err);
-            if (st == ONC_OK) st = write_outputs(&r, false, err);
-            onc_finetune_event sv = {.kind = ONC_FT_EVENT_SAVE, .step = step, .total_steps = r.total_steps};
-            if (st == ONC_OK) emit(&r, &sv);
-        }
         rr.final_loss = loss;
     }
     if (st == ONC_OK) st = write_outputs(&r, true, err);

@@ -237,7 +237,7 @@ static onc_status prepare(ft_run *r, onc_error *err) {
     return ONC_OK;
 }
 
-static void emit(const ft_run *r, onc_finetune_event *ev) {
+static void emit(const ft_run *r, const onc_finetune_event *ev) {
     if (r->p->progress) r->p->progress(r->p->progress_user, ev);
 }
 
@@ -247,7 +247,7 @@ static onc_status evaluate(ft_run *r, int64_t step, bool *stop, onc_error *err) 
     onc_status st = validate(r, &vl, err);
     if (st != ONC_OK) return st;
     train_log_set_val(&r->log, step, vl, NAN);
-    onc_finetune_event ev = {.kind = ONC_FT_EVENT_EVAL, .step = step, .total_steps = r->total_steps, .val_loss = vl};
+    onc_finetune_event ev = {.kind = ONC_FT_EVENT_EVAL, .step = step, .total_steps = r->total_steps, .val_loss = vl, .val_metric = NAN};
     emit(r, &ev);
     if (isnan(r->best.best) || vl < r->best.best) {
         r->best.best = vl;
@@ -307,6 +307,18 @@ static onc_status write_outputs(ft_run *r, bool final, onc_error *err) {
     return write_report(r, md, html, err);
 }
 
+/* train_loop hooks */
+static void loop_emit(void *user, const onc_finetune_event *ev) { emit(user, ev); }
+
+static onc_status loop_evaluate(void *user, int64_t step, bool *stop, onc_error *err) {
+    return evaluate(user, step, stop, err);
+}
+
+static onc_status loop_save(void *user, int64_t step, onc_error *err) {
+    onc_status st = save_checkpoint(user, step, err);
+    return st == ONC_OK ? write_outputs(user, false, err) : st;
+}
+
 onc_status onc_finetune_run(const onc_finetune_params *p, onc_finetune_result *res, onc_error *err) {
     onc_finetune_result rr = {.best_val_loss = NAN, .best_step = -1};
     if (!p->model_path || !p->data_path || !p->out_dir)
@@ -338,7 +350,24 @@ onc_status onc_finetune_run(const onc_finetune_params *p, onc_finetune_result *r
     const onc_sft_example **batch = st == ONC_OK ? malloc((size_t)r.max_tokens * sizeof *batch) : NULL;
     if (st == ONC_OK && !batch) st = onc_error_set(err, ONC_ERR_NOMEM, "fine-tuning: out of memory");
     bool stop = false;
-    const int64_t first_step = step;
+    const train_loop loop = {.what = "fine-tuning",
+                             .opt = r.opt,
+                             .log = &r.log,
+                             .schedule = p->schedule,
+                             .base_lr = p->lr,
+                             .max_grad_norm = p->max_grad_norm,
+                             .warmup = r.warmup,
+                             .total_steps = r.total_steps,
+                             .steps_per_epoch = r.steps_per_epoch,
+                             .eval_every = p->eval_every,
+                             .save_every = p->save_every,
+                             .can_eval = st == ONC_OK && r.data->n_val > 0,
+                             .t0 = t0,
+                             .first_step = step,
+                             .user = &r,
+                             .emit = loop_emit,
+                             .evaluate = loop_evaluate,
+                             .save = loop_save};
     while (st == ONC_OK && step < r.total_steps && !stop) {
         const double ts = train_now();
         const int64_t epoch = step / r.steps_per_epoch, in_epoch = step % r.steps_per_epoch;
@@ -361,46 +390,9 @@ onc_status onc_finetune_run(const onc_finetune_params *p, onc_finetune_result *r
                                    train_mix(train_mix(p->seed, (uint64_t)step), (uint64_t)k), &loss_sum, &n_counted, err);
         }
         if (st != ONC_OK) break;
-        const double gnorm = p->max_grad_norm > 0 ? onc_adamw_clip_grad_norm(r.opt, p->max_grad_norm)
-                                                  : onc_adamw_clip_grad_norm(r.opt, INFINITY);
-        const double lr = onc_lr_at(p->schedule, p->lr, step, r.warmup, r.total_steps);
         const double loss = loss_sum / (double)n_counted;
-        if (!isfinite(loss) || !isfinite(gnorm)) {
-            st = onc_error_set(err, ONC_ERR_INVALID,
-                               "fine-tuning: the loss or the gradient is not finite at step %lld (loss %g); lower the "
-                               "learning rate (the last checkpoint is kept)",
-                               (long long)step + 1, loss);
-            break;
-        }
-        onc_adamw_step(r.opt, lr);
-        step++;
+        if ((st = train_finish_step(&loop, &step, loss, tokens, 0, ts, &stop, err)) != ONC_OK) break;
         rr.tokens += tokens;
-        const double el = train_now() - ts, done = (double)(step - first_step);
-        onc_finetune_event ev = {.kind = ONC_FT_EVENT_STEP,
-                                 .step = step,
-                                 .total_steps = r.total_steps,
-                                 .epoch = (double)step / (double)r.steps_per_epoch,
-                                 .loss = loss,
-                                 .lr = lr,
-                                 .grad_norm = gnorm,
-                                 .val_loss = NAN,
-                                 .tokens_per_s = (double)tokens / (el > 0 ? el : 1e-9),
-                                 .eta_s = (train_now() - t0) / done * (double)(r.total_steps - step)};
-        train_log_add(&r.log, step, ev.epoch, loss, lr, gnorm, tokens);
-        emit(&r, &ev);
-        const bool last = step == r.total_steps;
-        if (r.data->n_val && ((p->eval_every && step % p->eval_every == 0) || last))
-            st = evaluate(&r, step, &stop, err);
-        if (st == ONC_OK && stop) {
-            onc_finetune_event se = {.kind = ONC_FT_EVENT_STOP, .step = step, .total_steps = r.total_steps};
-            emit(&r, &se);
-        }
-        if (st == ONC_OK && ((p->save_every && step % p->save_every == 0) || last || stop)) {
-            st = save_checkpoint(&r, step, err);
-            if (st == ONC_OK) st = write_outputs(&r, false, err);
-            onc_finetune_event sv = {.kind = ONC_FT_EVENT_SAVE, .step = step, .total_steps = r.total_steps};
-            if (st == ONC_OK) emit(&r, &sv);
-        }
         rr.final_loss = loss;
     }
     if (st == ONC_OK) st = write_outputs(&r, true, err);

@@ -1,5 +1,5 @@
-/* train_ckpt.c — shuffles, seed mixing and checkpoints shared by every
- * training run (see train_common.h). */
+/* train_ckpt.c — shuffles, seed mixing, checkpoints and the end of an
+ * optimizer step, shared by every training run (see train_common.h). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,3 +105,45 @@ onc_status train_ckpt_load(const char *path, const char *prefix, uint64_t settin
     return st;
 }
 #undef KEY
+
+onc_status train_finish_step(const train_loop *L, int64_t *step, double loss, int64_t tokens, int64_t examples,
+                             double step_start, bool *stop, onc_error *err) {
+    const double gnorm = onc_adamw_clip_grad_norm(L->opt, L->max_grad_norm > 0 ? L->max_grad_norm : INFINITY);
+    const double lr = onc_lr_at(L->schedule, L->base_lr, *step, L->warmup, L->total_steps);
+    if (!isfinite(loss) || !isfinite(gnorm))
+        return onc_error_set(err, ONC_ERR_INVALID,
+                             "%s: the loss or the gradient is not finite at step %lld (loss %g); lower the learning "
+                             "rate (the last checkpoint is kept)",
+                             L->what, (long long)*step + 1, loss);
+    onc_adamw_step(L->opt, lr);
+    const int64_t s = ++*step;
+    const double now = train_now(), el = now - step_start > 0 ? now - step_start : 1e-9;
+    onc_finetune_event ev = {.kind = ONC_FT_EVENT_STEP,
+                             .step = s,
+                             .total_steps = L->total_steps,
+                             .epoch = (double)s / (double)L->steps_per_epoch,
+                             .loss = loss,
+                             .lr = lr,
+                             .grad_norm = gnorm,
+                             .val_loss = NAN,
+                             .val_metric = NAN,
+                             .tokens_per_s = (double)tokens / el,
+                             .examples_per_s = (double)examples / el,
+                             .eta_s = (now - L->t0) / (double)(s - L->first_step) * (double)(L->total_steps - s)};
+    train_log_add(L->log, s, ev.epoch, loss, lr, gnorm, tokens);
+    L->emit(L->user, &ev);
+    const bool last = s == L->total_steps;
+    onc_status st = ONC_OK;
+    if (L->can_eval && ((L->eval_every && s % L->eval_every == 0) || last)) st = L->evaluate(L->user, s, stop, err);
+    if (st == ONC_OK && *stop) {
+        onc_finetune_event se = {.kind = ONC_FT_EVENT_STOP, .step = s, .total_steps = L->total_steps,
+                                 .metric_name = L->metric_name};
+        L->emit(L->user, &se);
+    }
+    if (st == ONC_OK && ((L->save_every && s % L->save_every == 0) || last || *stop)) {
+        st = L->save(L->user, s, err);
+        onc_finetune_event sv = {.kind = ONC_FT_EVENT_SAVE, .step = s, .total_steps = L->total_steps};
+        if (st == ONC_OK) L->emit(L->user, &sv);
+    }
+    return st;
+}

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "oncolm/finetune.h"
 #include "oncolm/gguf.h"
 #include "oncolm/optim.h"
 #include "oncolm/status.h"
@@ -92,5 +93,39 @@ onc_status train_ckpt_save(const char *path, const char *kind, const char *prefi
 onc_status train_ckpt_load(const char *path, const char *prefix, uint64_t settings_hash, uint64_t data_hash,
                            int64_t max_step, train_state *s, train_log *log, const train_tensor *t, size_t n_t,
                            onc_adamw *opt, int64_t *step, onc_error *err);
+
+// --- the end of an optimizer step -------------------------------------------------
+
+/* What every training loop does once a step's gradients are accumulated. */
+typedef struct train_loop {
+    const char *what;             /* "fine-tuning", "training": for messages */
+    onc_adamw *opt;
+    train_log *log;
+    onc_lr_schedule schedule;
+    double base_lr, max_grad_norm;  /* max_grad_norm 0: no clipping (the norm is still measured) */
+    int64_t warmup, total_steps, steps_per_epoch;
+    int64_t eval_every, save_every;  /* 0: at the last step only */
+    bool can_eval;                /* validation data (or another evaluation) exists */
+    const char *metric_name;      /* of STOP events (NULL: validation loss) */
+    double t0;                    /* start of the run (train_now) */
+    int64_t first_step;           /* step the run started from (resume) */
+    void *user;
+    void (*emit)(void *user, const onc_finetune_event *ev);
+    /* validation at step: log it, keep the best; *stop for early stopping */
+    onc_status (*evaluate)(void *user, int64_t step, bool *stop, onc_error *err);
+    /* checkpoint and logs at step */
+    onc_status (*save)(void *user, int64_t step, onc_error *err);
+} train_loop;
+
+/* Clip the gradients, take the schedule's learning rate, refuse a
+ * non-finite loss or gradient norm (ONC_ERR_INVALID, the last checkpoint
+ * kept), one AdamW update; *step += 1; then the STEP event and log row,
+ * validation when due (every eval_every steps and at the last step), a
+ * STOP event on early stopping (*stop), and a checkpoint when due (every
+ * save_every steps, the last step, a stop) followed by a SAVE event.
+ * tokens / examples: processed in the step; step_start: train_now() when
+ * the step began. */
+onc_status train_finish_step(const train_loop *L, int64_t *step, double loss, int64_t tokens, int64_t examples,
+                             double step_start, bool *stop, onc_error *err);
 
 #endif
