@@ -581,6 +581,17 @@ done:
     return rc;
 }
 
+char *demo_ct_focus(const char *report) {
+    const char *pan = strstr(report, "Pancreas:"), *imp = strstr(report, "IMPRESSION:");
+    const char *pan_end = pan ? strchr(pan, '\n') : NULL, *imp_end = imp ? strstr(imp, "Electronically") : NULL;
+    const int lp = pan ? (int)(pan_end ? pan_end - pan : (long)strlen(pan)) : 0;
+    const int li = imp ? (int)(imp_end ? imp_end - imp : (long)strlen(imp)) : 0;
+    const size_t cap = (size_t)lp + (size_t)li + 4;
+    char *s = malloc(cap);
+    if (s) snprintf(s, cap, "%.*s\n%.*s", lp, pan ? pan : "", li, imp ? imp : "");
+    return s;
+}
+
 double demo_ndcg10(const char *qrels_path, const char *run_path, onc_error *err) {
     onc_qrels *q = onc_qrels_load(qrels_path, ONC_QRELS_AUTO, err);
     onc_run *r = q ? onc_run_load(run_path, NULL, err) : NULL;

@@ -186,9 +186,10 @@ static void session_close(session *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* Open the model, adapters and context of o into *s (zero-initialised by
+ * the caller, so session_close is safe on every path). */
 static int session_open(session *s, const gen_opts *o, const char *usage) {
     onc_error err = {0};
-    memset(s, 0, sizeof *s);
     if (!o->model) return cli_usage_error(usage, "a model is needed (-m FILE)");
     if (!(s->m = onc_llm_load(o->model, &err))) return cli_fail(&err);
     onc_llm_ctx_params cp = onc_llm_ctx_default_params();

@@ -37,6 +37,11 @@ void demo_free_rows(task_rows *t);
 /* String field `key` of a row, "" when absent. */
 const char *demo_row_str(json_t *row, const char *key);
 
+/* The part of a synthetic CT report a small demo model reads: its
+ * "Pancreas:" line and IMPRESSION section (malloc()ed; NULL when out of
+ * memory). */
+char *demo_ct_focus(const char *report);
+
 /* Mean nDCG@10 (trec_eval, queries missing from the run count 0) of a TREC
  * run against qrels; -1 with err set on failure. */
 double demo_ndcg10(const char *qrels_path, const char *run_path, onc_error *err);

@@ -21,15 +21,13 @@
 
 static const char *const ct_names[3] = {"no cancer", "post-treatment", "pre-treatment"};
 
-/* The prompt of a report: its "Pancreas:" line and IMPRESSION section. */
+/* The prompt of a report: its pancreas finding and impression, then "Category:". */
 static char *make_prompt(const char *report) {
-    const char *pan = strstr(report, "Pancreas:"), *imp = strstr(report, "IMPRESSION:");
-    const char *pan_end = pan ? strchr(pan, '\n') : NULL, *imp_end = imp ? strstr(imp, "Electronically") : NULL;
-    const int lp = pan ? (int)(pan_end ? pan_end - pan : (long)strlen(pan)) : 0;
-    const int li = imp ? (int)(imp_end ? imp_end - imp : (long)strlen(imp)) : 0;
-    size_t cap = (size_t)lp + (size_t)li + 64;
-    char *s = malloc(cap);
-    if (s) snprintf(s, cap, "%.*s\n%.*s\nCategory:", lp, pan ? pan : "", li, imp ? imp : "");
+    char *f = demo_ct_focus(report);
+    const size_t n = f ? strlen(f) : 0;
+    char *s = f ? malloc(n + 16) : NULL;
+    if (s) snprintf(s, n + 16, "%s\nCategory:", f);
+    free(f);
     return s;
 }
 

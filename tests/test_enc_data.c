@@ -24,43 +24,17 @@
 #include "oncolm/enc_data.h"
 #include "oncolm/gguf.h"
 #include "oncolm/model_create.h"
+#include "test_util.h"
 
-static char dir[2048];
 static onc_tokenizer *tok;
 static onc_gguf *gguf;
 static int32_t CLS, SEP;
 
-static const char *tmp_path(const char *name) {
-    static char buf[4][2200];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static const char *write_file(const char *name, const char *text) {
-    const char *p = tmp_path(name);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    return p;
-}
-
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("ONCOLM_TMP");
-    snprintf(dir, sizeof dir, "%s", t ? t : ".");
-    onc_model_create_params p = onc_model_create_default_params();
-    p.arch = ONC_ARCH_BERT;
-    p.n_layer = 1;
-    p.n_embd = 32;
-    p.n_head = 2;
-    p.n_ff = 32;
-    onc_error err = {0};
-    if (onc_model_create(tmp_path("encdata_bert.gguf"), &p, NULL, &err) != ONC_OK) fail_msg("create: %s", err.msg);
-    if (!(gguf = onc_gguf_open(tmp_path("encdata_bert.gguf"), &err))) fail_msg("open: %s", err.msg);
-    if (!(tok = onc_tokenizer_from_gguf(gguf, &err))) fail_msg("tokenizer: %s", err.msg);
+    const onc_model_create_params p = tu_small_params(ONC_ARCH_BERT, 1, 32, 2, 32);
+    tu_create_model("encdata_bert.gguf", &p);
+    tok = tu_open_tokenizer(tu_tmp_path("encdata_bert.gguf"), &gguf);
     CLS = onc_tokenizer_special(tok, ONC_SPECIAL_BOS);
     SEP = onc_tokenizer_special(tok, ONC_SPECIAL_SEP);
     if (CLS < 0 || SEP < 0) fail_msg("no [CLS]/[SEP]");
@@ -69,8 +43,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    onc_tokenizer_free(tok);
-    onc_gguf_close(gguf);
+    tu_close_tokenizer(tok, gguf);
     return 0;
 }
 
@@ -104,7 +77,7 @@ static onc_enc_dataset *load_ok(const char *path, const onc_enc_data_params *p) 
  * (NULL-terminated) and none of the secret. */
 static void expect_error(const char *name, const char *content, const onc_enc_data_params *p, const char *secret,
                          ...) {
-    const char *path = write_file(name, content);
+    const char *path = tu_write_file(name, content);
     onc_error err = {0};
     onc_enc_dataset *d = onc_enc_data_load(path, tok, p, &err);
     if (d) fail_msg("%s: loaded, expected an error", name);
@@ -120,7 +93,7 @@ static void expect_error(const char *name, const char *content, const onc_enc_da
 static void test_classify(void **s) {
     (void)s;
     const char *path =
-        write_file("ed_cls.jsonl", "{\"text\": \"CT shows a new liver lesion.\", \"label\": \"pre\"}\n"
+        tu_write_file("ed_cls.jsonl", "{\"text\": \"CT shows a new liver lesion.\", \"label\": \"pre\"}\n"
                                    "\n"
                                    "{\"text\": \"No evidence of disease.\", \"label\": \"post\"}\n"
                                    "{\"text\": \"Follow-up.\", \"label\": \"none\", \"split\": \"train\"}\n"
@@ -148,7 +121,7 @@ static void test_classify(void **s) {
     onc_enc_data_free(d);
 
     /* integer labels: numeric order */
-    path = write_file("ed_int.jsonl", "{\"text\": \"a\", \"label\": 10}\n{\"text\": \"b\", \"label\": 2}\n"
+    path = tu_write_file("ed_int.jsonl", "{\"text\": \"a\", \"label\": 10}\n{\"text\": \"b\", \"label\": 2}\n"
                                       "{\"text\": \"c\", \"label\": 0}\n{\"text\": \"d\", \"label\": 2}\n");
     d = load_ok(path, &p);
     assert_int_equal(d->n_labels, 3);
@@ -193,7 +166,7 @@ static void test_classify(void **s) {
 static void test_pairs(void **s) {
     (void)s;
     const char *path =
-        write_file("ed_pairs.jsonl",
+        tu_write_file("ed_pairs.jsonl",
                    "{\"query\": \"EGFR exon 19\", \"positive\": \"osimertinib first line\"}\n"
                    "{\"query\": \"HER2 positive\", \"pos\": \"trastuzumab\", \"neg\": \"tamoxifen\"}\n"
                    "{\"query\": \"BRCA\", \"positive\": \"olaparib\", \"negative\": [\"imatinib\", \"rituximab\"]}\n"
@@ -227,7 +200,7 @@ static void test_pairs(void **s) {
 
 static void test_texts(void **s) {
     (void)s;
-    const char *path = write_file("ed_texts.jsonl", "{\"text\": \"Adjuvant chemotherapy.\"}\n"
+    const char *path = tu_write_file("ed_texts.jsonl", "{\"text\": \"Adjuvant chemotherapy.\"}\n"
                                                    "{\"title\": \"Staging\", \"text\": \"pT2 N1 M0.\"}\n"
                                                    "{\"title\": \"\", \"text\": \"No title.\"}\n");
     onc_enc_data_params p = params(ONC_ENC_DATA_TEXTS);
@@ -241,7 +214,7 @@ static void test_texts(void **s) {
     onc_enc_data_free(d);
 
     /* plain text: documents between blank lines (whitespace-only lines count as blank) */
-    path = write_file("ed_plain.txt", "\n\nFirst document,\nsecond line.\n\n  \t\nSecond document.\n\n\n"
+    path = tu_write_file("ed_plain.txt", "\n\nFirst document,\nsecond line.\n\n  \t\nSecond document.\n\n\n"
                                       "Third\r\ndocument\n \nFourth, no newline at the end");
     d = load_ok(path, &p);
     assert_int_equal(d->n_train, 4);
@@ -265,7 +238,7 @@ static void test_texts(void **s) {
 
 static void test_splits(void **s) {
     (void)s;
-    const char *path = write_file("ed_split.jsonl", "{\"text\": \"a\", \"label\": \"x\", \"split\": \"train\"}\n"
+    const char *path = tu_write_file("ed_split.jsonl", "{\"text\": \"a\", \"label\": \"x\", \"split\": \"train\"}\n"
                                                    "{\"text\": \"b\", \"label\": \"y\", \"split\": \"val\"}\n"
                                                    "{\"text\": \"c\", \"label\": \"x\", \"split\": \"validation\"}\n"
                                                    "{\"text\": \"d\", \"label\": \"y\", \"split\": \"dev\"}\n"
@@ -302,7 +275,7 @@ static void test_val_fraction(void **s) {
     for (int i = 0; i < N; i++)
         k += (size_t)snprintf(buf + k, sizeof buf - k, "{\"text\": \"report %d\"%s}\n", i,
                               i % 4 == 0 ? ", \"split\": \"train\"" : "");
-    const char *path = write_file("ed_frac.jsonl", buf);
+    const char *path = tu_write_file("ed_frac.jsonl", buf);
     onc_enc_data_params p = params(ONC_ENC_DATA_TEXTS);
     p.val_fraction = 0.25;
     onc_enc_dataset *a = load_ok(path, &p), *b = load_ok(path, &p);
@@ -329,7 +302,7 @@ static void test_truncation(void **s) {
     snprintf(buf, sizeof buf,
              "{\"query\": \"%s\", \"positive\": \"short\", \"negative\": [\"%s\", \"also short\"]}\n", long_text,
              long_text);
-    const char *path = write_file("ed_trunc.jsonl", buf);
+    const char *path = tu_write_file("ed_trunc.jsonl", buf);
     onc_enc_data_params p = params(ONC_ENC_DATA_PAIRS);
     p.max_len = 8;
     onc_enc_dataset *d = load_ok(path, &p);
@@ -372,7 +345,7 @@ static void test_errors(void **s) {
     expect_error("ed_empty.jsonl", "", &p, NULL, "ed_empty.jsonl", "no training", (const char *)NULL);
     expect_error("ed_blank.jsonl", "\n\n  \n", &p, NULL, "ed_blank.jsonl", "no training", (const char *)NULL);
     onc_error err = {0};
-    assert_null(onc_enc_data_load(tmp_path("ed_does_not_exist.jsonl"), tok, &p, &err));
+    assert_null(onc_enc_data_load(tu_tmp_path("ed_does_not_exist.jsonl"), tok, &p, &err));
     assert_int_equal(err.code, ONC_ERR_IO);
     assert_non_null(strstr(err.msg, "ed_does_not_exist.jsonl"));
     onc_enc_data_free(NULL);

@@ -16,36 +16,19 @@
 
 #include "oncolm/encoder.h"
 #include "oncolm/model_create.h"
-
-static char dir[2048];
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][2200];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+#include "test_util.h"
 
 static void create(const char *name, onc_arch arch, const char *const *labels, uint32_t n_labels) {
-    onc_model_create_params p = onc_model_create_default_params();
-    p.arch = arch;
-    p.n_layer = 2;
-    p.n_embd = 64;
-    p.n_head = 4;
-    p.n_ff = 128;
+    onc_model_create_params p = tu_small_params(arch, 2, 64, 4, 128);
     p.n_ctx = 64;
     p.init_std = 0.3f; /* peaked attention: mixing inputs would show */
     p.labels = labels;
     p.n_labels = n_labels;
-    onc_error err = {0};
-    if (onc_model_create(tmp_path(name), &p, NULL, &err) != ONC_OK) fail_msg("create %s: %s", name, err.msg);
+    tu_create_model(name, &p);
 }
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("ONCOLM_TMP");
-    snprintf(dir, sizeof dir, "%s", t ? t : ".");
     static const char *const labels[] = {"none", "post", "pre"};
     create("enc_bert.gguf", ONC_ARCH_BERT, NULL, 0);
     create("enc_cls.gguf", ONC_ARCH_BERT, labels, 3);
@@ -68,7 +51,7 @@ static onc_encoder *load(const char *name, onc_pooling pooling, uint32_t n_batch
     p.n_batch = n_batch;
     p.n_threads = threads;
     onc_error err = {0};
-    onc_encoder *e = onc_encoder_load(tmp_path(name), &p, &err);
+    onc_encoder *e = onc_encoder_load(tu_tmp_path(name), &p, &err);
     if (!e) fail_msg("load %s: %s", name, err.msg);
     return e;
 }
@@ -131,7 +114,7 @@ static void test_pooling(void **state) {
     p.pooling = ONC_POOLING_MEAN;
     p.normalize = false;
     onc_error err = {0};
-    onc_encoder *e = onc_encoder_load(tmp_path("enc_bert.gguf"), &p, &err);
+    onc_encoder *e = onc_encoder_load(tu_tmp_path("enc_bert.gguf"), &p, &err);
     assert_non_null(e);
     const uint32_t E = onc_encoder_dim(e);
     float *states = NULL, *v = malloc(E * sizeof(float)), *m = malloc(E * sizeof(float));
@@ -182,7 +165,7 @@ static void test_overflow(void **state) {
         p.pooling = ONC_POOLING_MEAN;
         p.max_tokens = 24;
         p.overflow = (onc_overflow)pol;
-        onc_encoder *e = onc_encoder_load(tmp_path("enc_bert.gguf"), &p, &err);
+        onc_encoder *e = onc_encoder_load(tu_tmp_path("enc_bert.gguf"), &p, &err);
         assert_non_null(e);
         assert_int_equal(onc_encoder_max_tokens(e), 24);
         float *v = malloc(2 * onc_encoder_dim(e) * sizeof(float));
@@ -245,14 +228,14 @@ static void test_errors(void **state) {
     (void)state;
     onc_error err = {0};
     onc_encoder_params p = onc_encoder_default_params();
-    assert_null(onc_encoder_load(tmp_path("no_such.gguf"), &p, &err));
+    assert_null(onc_encoder_load(tu_tmp_path("no_such.gguf"), &p, &err));
     assert_non_null(strstr(err.msg, "no_such.gguf"));
     p.max_tokens = 100000;
-    assert_null(onc_encoder_load(tmp_path("enc_bert.gguf"), &p, &err));
+    assert_null(onc_encoder_load(tu_tmp_path("enc_bert.gguf"), &p, &err));
     assert_non_null(strstr(err.msg, "context length"));
     p = onc_encoder_default_params();
     p.pooling = ONC_POOLING_RANK;
-    assert_null(onc_encoder_load(tmp_path("enc_bert.gguf"), &p, &err));
+    assert_null(onc_encoder_load(tu_tmp_path("enc_bert.gguf"), &p, &err));
     assert_non_null(strstr(err.msg, "classifier head"));
 
     onc_encoder *e = load("enc_bert.gguf", ONC_POOLING_MEAN, 0, 1);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "oncolm/gguf.h"
+#include "test_util.h"
 
 // --- helpers -----------------------------------------------------------------
 
@@ -418,9 +419,8 @@ static void test_writer_errors(void **state) {
     assert_int_equal(onc_gguf_writer_write_mem(w, &buf, &n, &err), ONC_ERR_IO);
     assert_null(buf);
     assert_non_null(strstr(err.msg, "tensor 'bad': source went away"));
-    const char *tmp = getenv("ONCOLM_TMP");
     char path[1024], tmpf[1100];
-    snprintf(path, sizeof path, "%s/gguf_fail.gguf", tmp ? tmp : ".");
+    snprintf(path, sizeof path, "%s", tu_tmp_path("gguf_fail.gguf"));
     unlink(path);
     assert_int_equal(onc_gguf_writer_write(w, path, &err), ONC_ERR_IO);
     assert_non_null(strstr(err.msg, "source went away"));
@@ -439,20 +439,19 @@ static void test_writer_errors(void **state) {
 // --- files on disk ------------------------------------------------------------------
 
 static void test_open_files(void **state) {
-    const char *tmp = getenv("ONCOLM_TMP");
     char path[1024];
     onc_error err = {0};
-    snprintf(path, sizeof path, "%s/gguf_missing.gguf", tmp ? tmp : ".");
+    snprintf(path, sizeof path, "%s", tu_tmp_path("gguf_missing.gguf"));
     unlink(path);
     assert_null(onc_gguf_open(path, &err));
     assert_non_null(strstr(err.msg, path));
     assert_non_null(strstr(err.msg, "cannot open"));
     assert_int_equal(err.code, ONC_ERR_IO);
 
-    assert_null(onc_gguf_open(tmp ? tmp : ".", &err));
+    assert_null(onc_gguf_open(tu_tmp_dir(), &err));
     assert_non_null(strstr(err.msg, "is a directory"));
 
-    snprintf(path, sizeof path, "%s/gguf_empty.gguf", tmp ? tmp : ".");
+    snprintf(path, sizeof path, "%s", tu_tmp_path("gguf_empty.gguf"));
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     fclose(f);
@@ -461,7 +460,7 @@ static void test_open_files(void **state) {
     assert_non_null(strstr(err.msg, path));
 
     /* write atomically, read back, then a truncated copy on disk */
-    snprintf(path, sizeof path, "%s/gguf_ok.gguf", tmp ? tmp : ".");
+    snprintf(path, sizeof path, "%s", tu_tmp_path("gguf_ok.gguf"));
     onc_gguf_writer *w = onc_gguf_writer_new();
     float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     int64_t ne[1] = {8};

@@ -33,18 +33,14 @@
 
 #include "oncolm/backend.h"
 #include "oncolm/compute.h"
+#include "test_util.h"
 
 static const onc_type kTypes[] = {ONC_TYPE_F32,  ONC_TYPE_F16,  ONC_TYPE_BF16, ONC_TYPE_Q8_0,
                                   ONC_TYPE_Q4_0, ONC_TYPE_Q4_K, ONC_TYPE_Q5_K, ONC_TYPE_Q6_K};
 #define N_TYPES ((int)(sizeof kTypes / sizeof kTypes[0]))
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static double urand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
+static double urand(void) { return tu_urand(&rng); }
 static float gauss(void) { return (float)(sqrt(-2 * log(urand())) * cos(6.283185307179586 * urand())); }
 
 static void fill(float *x, int64_t n, float scale) {

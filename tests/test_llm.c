@@ -25,37 +25,20 @@
 #include "oncolm/gguf.h"
 #include "oncolm/llm.h"
 #include "oncolm/model_create.h"
-
-static char dir[2048];
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][2200];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
+#include "test_util.h"
 
 static void create(const char *name, onc_arch arch, onc_type wtype, int32_t kv_heads) {
-    onc_model_create_params p = onc_model_create_default_params();
-    p.arch = arch;
+    onc_model_create_params p = tu_small_params(arch, 2, 64, 4, 128);
     p.preset = "tiny";
-    p.n_layer = 2;
-    p.n_embd = 64;
-    p.n_head = 4;
     p.n_head_kv = kv_heads;
-    p.n_ff = 128;
     p.n_ctx = 128;
     p.wtype = wtype;
     p.init_std = 0.3f; /* peaked attention and logits: differences show */
-    onc_error err = {0};
-    if (onc_model_create(tmp_path(name), &p, NULL, &err) != ONC_OK) fail_msg("create %s: %s", name, err.msg);
+    tu_create_model(name, &p);
 }
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("ONCOLM_TMP");
-    snprintf(dir, sizeof dir, "%s", t ? t : ".");
     create("llm_llama.gguf", ONC_ARCH_LLAMA, ONC_TYPE_F32, 2);
     create("llm_qwen2.gguf", ONC_ARCH_QWEN2, ONC_TYPE_F32, 2);
     create("llm_phi3.gguf", ONC_ARCH_PHI3, ONC_TYPE_F32, 4);
@@ -110,7 +93,7 @@ static double rel_diff(const float *a, const float *b, size_t n) {
 
 static void check_model(const char *name) {
     onc_error err = {0};
-    onc_llm *m = onc_llm_load(tmp_path(name), &err);
+    onc_llm *m = onc_llm_load(tu_tmp_path(name), &err);
     if (!m) fail_msg("load %s: %s", name, err.msg);
     const size_t n = (size_t)N_PROMPT * onc_llm_n_vocab(m);
     float *batch = run(m, ONC_TYPE_F32, 1, N_PROMPT);
@@ -123,10 +106,11 @@ static void check_model(const char *name) {
     if (e_inc > 1e-5 || e_chunks > 1e-5) fail_msg("%s: KV-cache decoding differs: %g / %g", name, e_inc, e_chunks);
     /* threads only split rows and (token, head) items: bit for bit with
      * quantized weights; float weights go through OpenBLAS sgemm per thread
-     * range, whose summation order can depend on the range's width: 1e-6 */
+     * range, whose summation order can depend on the range's width: 1e-5
+     * (seen: 1.8e-6 with Debian's OpenBLAS on an AVX-512 Xeon) */
     const double e_thr = rel_diff(two, batch, n);
     if (strstr(name, "_q8")) assert_memory_equal(two, batch, n * sizeof *two);
-    else if (e_thr > 1e-6) fail_msg("%s: 2 threads vs 1: %g", name, e_thr);
+    else if (e_thr > 1e-5) fail_msg("%s: 2 threads vs 1: %g", name, e_thr);
     /* F16 cache: incremental and batch store the same F16 values: identical
      * up to order; vs the F32 cache, K/V/probabilities rounded to F16
      * (2^-11 relative) give ~1e-3 of the logit range at most. */
@@ -155,7 +139,7 @@ static void test_kv_cache_q8(void **s) { (void)s, check_model("llm_llama_q8.gguf
 static void test_multi_sequence(void **state) {
     (void)state;
     onc_error err = {0};
-    onc_llm *m = onc_llm_load(tmp_path("llm_llama.gguf"), &err);
+    onc_llm *m = onc_llm_load(tu_tmp_path("llm_llama.gguf"), &err);
     assert_non_null(m);
     const int32_t V = onc_llm_n_vocab(m);
     const int32_t lens[3] = {5, 15, 9}; /* sequence s reads prompt[s .. s + len) */
@@ -228,21 +212,21 @@ static void expect_load_error(const char *path, const char *needle) {
 static void test_load_errors(void **state) {
     (void)state;
     char src[2200];
-    snprintf(src, sizeof src, "%s", tmp_path("llm_llama.gguf"));
-    rewrite(src, tmp_path("llm_missing.gguf"), "blk.1.ffn_down.weight", NULL);
-    expect_load_error(tmp_path("llm_missing.gguf"), "blk.1.ffn_down.weight");
-    expect_load_error(tmp_path("llm_missing.gguf"), "missing");
-    rewrite(src, tmp_path("llm_shape.gguf"), NULL, "blk.0.attn_norm.weight");
-    expect_load_error(tmp_path("llm_shape.gguf"), "blk.0.attn_norm.weight");
-    expect_load_error(tmp_path("llm_shape.gguf"), "expected {64");
-    expect_load_error(tmp_path("llm_bert.gguf"), "encoder");
-    expect_load_error(tmp_path("no_such_model.gguf"), "no_such_model.gguf");
+    snprintf(src, sizeof src, "%s", tu_tmp_path("llm_llama.gguf"));
+    rewrite(src, tu_tmp_path("llm_missing.gguf"), "blk.1.ffn_down.weight", NULL);
+    expect_load_error(tu_tmp_path("llm_missing.gguf"), "blk.1.ffn_down.weight");
+    expect_load_error(tu_tmp_path("llm_missing.gguf"), "missing");
+    rewrite(src, tu_tmp_path("llm_shape.gguf"), NULL, "blk.0.attn_norm.weight");
+    expect_load_error(tu_tmp_path("llm_shape.gguf"), "blk.0.attn_norm.weight");
+    expect_load_error(tu_tmp_path("llm_shape.gguf"), "expected {64");
+    expect_load_error(tu_tmp_path("llm_bert.gguf"), "encoder");
+    expect_load_error(tu_tmp_path("no_such_model.gguf"), "no_such_model.gguf");
 }
 
 static void test_decode_errors(void **state) {
     (void)state;
     onc_error err = {0};
-    onc_llm *m = onc_llm_load(tmp_path("llm_llama.gguf"), &err);
+    onc_llm *m = onc_llm_load(tu_tmp_path("llm_llama.gguf"), &err);
     assert_non_null(m);
     onc_llm_ctx *c = new_ctx(m, 1, ONC_TYPE_F16, 1); /* 64 positions */
     int32_t bad[2] = {5, onc_llm_n_vocab(m)};
@@ -266,7 +250,7 @@ static void test_decode_errors(void **state) {
 static void test_generate(void **state) {
     (void)state;
     onc_error err = {0};
-    onc_llm *m = onc_llm_load(tmp_path("llm_llama.gguf"), &err);
+    onc_llm *m = onc_llm_load(tu_tmp_path("llm_llama.gguf"), &err);
     assert_non_null(m);
     onc_llm_ctx *c = new_ctx(m, 1, ONC_TYPE_F32, 1);
     onc_gen_params p = onc_gen_default_params();
@@ -358,7 +342,7 @@ static void *thread_decode(void *arg) {
 static void test_concurrent_contexts(void **state) {
     (void)state;
     onc_error err = {0};
-    onc_llm *m = onc_llm_load(tmp_path("llm_qwen2.gguf"), &err);
+    onc_llm *m = onc_llm_load(tu_tmp_path("llm_qwen2.gguf"), &err);
     assert_non_null(m);
     const size_t V = (size_t)onc_llm_n_vocab(m);
     float *ref = run(m, ONC_TYPE_F16, 1, N_PROMPT);

@@ -21,15 +21,13 @@
 #include "oncolm/lora.h"
 #include "oncolm/model_create.h"
 #include "oncolm/rng.h"
+#include "test_util.h"
 
-static char dir[2048];
-
+/* Every file this test writes is named lora_<name> in the scratch folder. */
 static const char *tmp_path(const char *name) {
-    static char buf[8][2300];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/lora_%s", dir, name);
-    return buf[k];
+    char prefixed[256];
+    snprintf(prefixed, sizeof prefixed, "lora_%s", name);
+    return tu_tmp_path(prefixed);
 }
 
 typedef struct base_model {
@@ -38,14 +36,9 @@ typedef struct base_model {
 } base_model;
 
 static void create(const char *name, onc_arch arch, onc_type wtype, int32_t n_embd, int32_t n_ff) {
-    onc_model_create_params p = onc_model_create_default_params();
-    p.arch = arch;
+    onc_model_create_params p = tu_small_params(arch, 2, n_embd, 4, n_ff);
     p.preset = "tiny";
-    p.n_layer = 2;
-    p.n_embd = n_embd;
-    p.n_head = 4;
     p.n_head_kv = 2;
-    p.n_ff = n_ff;
     p.n_ctx = 64;
     p.wtype = wtype;
     onc_error err = {0};
@@ -68,8 +61,6 @@ static void close_base(base_model *b) {
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("ONCOLM_TMP");
-    snprintf(dir, sizeof dir, "%s", t ? t : ".");
     create("llama.gguf", ONC_ARCH_LLAMA, ONC_TYPE_F32, 64, 128);
     create("qwen2.gguf", ONC_ARCH_QWEN2, ONC_TYPE_F32, 64, 128);
     create("phi3.gguf", ONC_ARCH_PHI3, ONC_TYPE_F32, 64, 128);
@@ -646,6 +637,13 @@ static void test_gguf_errors(void **state) {
     assert_int_equal(onc_lora_save_gguf(lq, tmp_path("e_qwen2.gguf"), &err), ONC_OK);
     expect_error(tmp_path("e_qwen2.gguf"), &b, "e_qwen2.gguf", "qwen2");
     onc_lora_free(lq);
+    /* a file that is neither GGUF nor PEFT is named as such (not as a
+     * missing adapter_config.json beside it) */
+    FILE *jf = fopen(tmp_path("e_rows.jsonl"), "w");
+    assert_non_null(jf);
+    fputs("{\"prompt\": \"a\"}\n", jf);
+    fclose(jf);
+    expect_error(tmp_path("e_rows.jsonl"), &b, "e_rows.jsonl", "not a LoRA adapter");
     /* hand-written files */
     static float z[64 * 8];
     static uint16_t h[64 * 8];

@@ -20,16 +20,7 @@
 #include "oncolm/gguf.h"
 #include "oncolm/model_create.h"
 #include "oncolm/tokenizer.h"
-
-static char g_tmp[512];
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][768];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_tmp, name);
-    return buf[k];
-}
+#include "test_util.h"
 
 static const onc_arch_tensor *find(const onc_arch_tensor *t, size_t n, const char *name) {
     for (size_t i = 0; i < n; i++)
@@ -284,10 +275,10 @@ static onc_gguf *create(onc_arch arch, onc_type type, bool tied, const char *fil
         p.n_labels = 2;
     }
     onc_error err = {0};
-    onc_status st = onc_model_create(tmp_path(file), &p, rep, &err);
+    onc_status st = onc_model_create(tu_tmp_path(file), &p, rep, &err);
     if (st != ONC_OK) fprintf(stderr, "create: %s\n", err.msg);
     assert_int_equal(st, ONC_OK);
-    onc_gguf *g = onc_gguf_open(tmp_path(file), &err);
+    onc_gguf *g = onc_gguf_open(tu_tmp_path(file), &err);
     assert_non_null(g);
     return g;
 }
@@ -369,15 +360,15 @@ static void test_create_deterministic(void **state) {
     p.wtype = ONC_TYPE_Q8_0;
     p.n_layer = 1;
     onc_error err = {0};
-    assert_int_equal(onc_model_create(tmp_path("d1.gguf"), &p, NULL, &err), ONC_OK);
-    assert_int_equal(onc_model_create(tmp_path("d2.gguf"), &p, NULL, &err), ONC_OK);
-    assert_true(same_file(tmp_path("d1.gguf"), tmp_path("d2.gguf")));
+    assert_int_equal(onc_model_create(tu_tmp_path("d1.gguf"), &p, NULL, &err), ONC_OK);
+    assert_int_equal(onc_model_create(tu_tmp_path("d2.gguf"), &p, NULL, &err), ONC_OK);
+    assert_true(same_file(tu_tmp_path("d1.gguf"), tu_tmp_path("d2.gguf")));
     p.seed = 7;
-    assert_int_equal(onc_model_create(tmp_path("d3.gguf"), &p, NULL, &err), ONC_OK);
-    assert_false(same_file(tmp_path("d1.gguf"), tmp_path("d3.gguf")));
-    remove(tmp_path("d1.gguf"));
-    remove(tmp_path("d2.gguf"));
-    remove(tmp_path("d3.gguf"));
+    assert_int_equal(onc_model_create(tu_tmp_path("d3.gguf"), &p, NULL, &err), ONC_OK);
+    assert_false(same_file(tu_tmp_path("d1.gguf"), tu_tmp_path("d3.gguf")));
+    remove(tu_tmp_path("d1.gguf"));
+    remove(tu_tmp_path("d2.gguf"));
+    remove(tu_tmp_path("d3.gguf"));
 }
 
 static void test_create_fallback_and_errors(void **state) {
@@ -392,25 +383,25 @@ static void test_create_fallback_and_errors(void **state) {
     p.wtype = ONC_TYPE_Q4_K;
     onc_model_create_report rep;
     onc_error err = {0};
-    assert_int_equal(onc_model_create(tmp_path("fb.gguf"), &p, &rep, &err), ONC_OK);
+    assert_int_equal(onc_model_create(tu_tmp_path("fb.gguf"), &p, &rep, &err), ONC_OK);
     assert_true(rep.n_fallback > 0);
     assert_non_null(strstr(rep.note, "q8_0"));
-    onc_gguf *g = onc_gguf_open(tmp_path("fb.gguf"), &err);
+    onc_gguf *g = onc_gguf_open(tu_tmp_path("fb.gguf"), &err);
     assert_non_null(g);
     assert_int_equal(onc_gguf_find_tensor(g, "blk.0.attn_q.weight")->type, ONC_TYPE_Q8_0);
     onc_gguf_close(g);
-    remove(tmp_path("fb.gguf"));
+    remove(tu_tmp_path("fb.gguf"));
 
     p = onc_model_create_default_params();
     p.preset = "7b";
     p.arch = ONC_ARCH_BERT;
-    assert_int_equal(onc_model_create(tmp_path("x.gguf"), &p, NULL, &err), ONC_ERR_INVALID);
+    assert_int_equal(onc_model_create(tu_tmp_path("x.gguf"), &p, NULL, &err), ONC_ERR_INVALID);
     p = onc_model_create_default_params();
     p.wtype = ONC_TYPE_Q2_K;
-    assert_int_equal(onc_model_create(tmp_path("x.gguf"), &p, NULL, &err), ONC_ERR_INVALID);
+    assert_int_equal(onc_model_create(tu_tmp_path("x.gguf"), &p, NULL, &err), ONC_ERR_INVALID);
     p = onc_model_create_default_params();
-    p.vocab_path = tmp_path("does-not-exist.gguf");
-    assert_int_not_equal(onc_model_create(tmp_path("x.gguf"), &p, NULL, &err), ONC_OK);
+    p.vocab_path = tu_tmp_path("does-not-exist.gguf");
+    assert_int_not_equal(onc_model_create(tu_tmp_path("x.gguf"), &p, NULL, &err), ONC_OK);
     assert_non_null(strstr(err.msg, "does-not-exist.gguf"));
 }
 
@@ -459,10 +450,10 @@ static onc_gguf *create_vocab_model(onc_model_create_params *p, const char *file
         p->n_ff = 128;
     }
     onc_error err = {0};
-    onc_status st = onc_model_create(tmp_path(file), p, rep, &err);
+    onc_status st = onc_model_create(tu_tmp_path(file), p, rep, &err);
     if (st != ONC_OK) fprintf(stderr, "create: %s\n", err.msg);
     assert_int_equal(st, ONC_OK);
-    onc_gguf *g = onc_gguf_open(tmp_path(file), &err);
+    onc_gguf *g = onc_gguf_open(tu_tmp_path(file), &err);
     assert_non_null(g);
     return g;
 }
@@ -583,7 +574,7 @@ static void test_family_phi3(void **state) {
     free(ids);
     onc_tokenizer_free(tok);
     onc_gguf_close(g);
-    remove(tmp_path("phi3.gguf"));
+    remove(tu_tmp_path("phi3.gguf"));
 }
 
 static void test_family_llama3(void **state) {
@@ -630,7 +621,7 @@ static void test_family_llama3(void **state) {
     free(ids);
     onc_tokenizer_free(tok);
     onc_gguf_close(g);
-    remove(tmp_path("llama3.gguf"));
+    remove(tu_tmp_path("llama3.gguf"));
 }
 
 static void test_family_qwen2_llama2_bert(void **state) {
@@ -666,7 +657,7 @@ static void test_family_qwen2_llama2_bert(void **state) {
     /* a --vocab file keeps its tokens, eot and chat template */
     p = onc_model_create_default_params();
     p.arch = ONC_ARCH_LLAMA;
-    p.vocab_path = tmp_path("qwen2.gguf");
+    p.vocab_path = tu_tmp_path("qwen2.gguf");
     g = create_vocab_model(&p, "given.gguf", &rep);
     assert_string_equal(rep.family, "given");
     assert_string_equal(rep.chat_template, "file");
@@ -734,11 +725,11 @@ static void test_family_qwen2_llama2_bert(void **state) {
     assert_true(template_is(g, NULL));
     onc_tokenizer_free(tok);
     onc_gguf_close(g);
-    remove(tmp_path("qwen2.gguf"));
-    remove(tmp_path("given.gguf"));
-    remove(tmp_path("plain.gguf"));
-    remove(tmp_path("llama2.gguf"));
-    remove(tmp_path("bert.gguf"));
+    remove(tu_tmp_path("qwen2.gguf"));
+    remove(tu_tmp_path("given.gguf"));
+    remove(tu_tmp_path("plain.gguf"));
+    remove(tu_tmp_path("llama2.gguf"));
+    remove(tu_tmp_path("bert.gguf"));
 }
 
 /* The built-in templates are detected as llama.cpp detects the real ones,
@@ -804,12 +795,10 @@ static void test_chat_templates(void **state) {
         onc_tokenizer_free(tok);
         onc_gguf_close(g);
     }
-    remove(tmp_path("chat.gguf"));
+    remove(tu_tmp_path("chat.gguf"));
 }
 
 int main(void) {
-    const char *t = getenv("ONCOLM_TMP");
-    snprintf(g_tmp, sizeof g_tmp, "%s", t && *t ? t : ".");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama_tensors),
         cmocka_unit_test(test_qwen2_phi3_tensors),

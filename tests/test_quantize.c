@@ -21,12 +21,11 @@
 
 #include "oncolm/gguf.h"
 #include "oncolm/quantize.h"
+#include "test_util.h"
 
 #define N_LAYER 8
 
-static char tmpdir[1024];
-
-static void path_in_tmp(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", tmpdir, name); }
+static void path_in_tmp(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", tu_tmp_dir(), name); }
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) {
@@ -316,7 +315,7 @@ static void test_cli(void **state) {
     unlink(out);
     snprintf(cmd, sizeof cmd, "'%s' quantize '%s' '%s' q9_X 2>/dev/null", bin, in, out);
     assert_int_equal(WEXITSTATUS(system(cmd)), 2);
-    snprintf(cmd, sizeof cmd, "'%s' quantize '%s/nope.gguf' '%s' q8_0 2>/dev/null", bin, tmpdir, out);
+    snprintf(cmd, sizeof cmd, "'%s' quantize '%s/nope.gguf' '%s' q8_0 2>/dev/null", bin, tu_tmp_dir(), out);
     assert_int_equal(WEXITSTATUS(system(cmd)), 1);
     assert_int_not_equal(access(out, F_OK), 0);
     free_model();
@@ -324,8 +323,6 @@ static void test_cli(void **state) {
 }
 
 int main(void) {
-    const char *t = getenv("ONCOLM_TMP");
-    snprintf(tmpdir, sizeof tmpdir, "%s", t ? t : ".");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recipe_table), cmocka_unit_test(test_q4_K_M),     cmocka_unit_test(test_q5_K_M),
         cmocka_unit_test(test_q4_K),         cmocka_unit_test(test_f16),        cmocka_unit_test(test_q8_0_copies),

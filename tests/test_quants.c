@@ -19,14 +19,10 @@
 #include <cmocka.h>
 
 #include "oncolm/types.h"
+#include "test_util.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static double urand(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return ((rng >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
+static double urand(void) { return tu_urand(&rng); }
 static float gauss(void) { return (float)(sqrt(-2 * log(urand())) * cos(6.283185307179586 * urand())); }
 
 static uint32_t fbits(float f) {

@@ -21,50 +21,23 @@
 #include "oncolm/gguf.h"
 #include "oncolm/model_create.h"
 #include "oncolm/sft_data.h"
+#include "test_util.h"
 
-static char dir[2048];
 static onc_tokenizer *tok;
 static onc_gguf *gguf;
 
-static const char *tmp_path(const char *name) {
-    static char buf[4][2200];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-static const char *write_file(const char *name, const char *text) {
-    const char *p = tmp_path(name);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    return p;
-}
-
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("ONCOLM_TMP");
-    snprintf(dir, sizeof dir, "%s", t ? t : ".");
-    onc_model_create_params p = onc_model_create_default_params();
-    p.arch = ONC_ARCH_QWEN2;
-    p.n_layer = 1;
-    p.n_embd = 32;
-    p.n_head = 2;
+    onc_model_create_params p = tu_small_params(ONC_ARCH_QWEN2, 1, 32, 2, 32);
     p.n_head_kv = 2;
-    p.n_ff = 32;
-    onc_error err = {0};
-    if (onc_model_create(tmp_path("sft_qwen2.gguf"), &p, NULL, &err) != ONC_OK) fail_msg("create: %s", err.msg);
-    if (!(gguf = onc_gguf_open(tmp_path("sft_qwen2.gguf"), &err))) fail_msg("open: %s", err.msg);
-    if (!(tok = onc_tokenizer_from_gguf(gguf, &err))) fail_msg("tokenizer: %s", err.msg);
+    tu_create_model("sft_qwen2.gguf", &p);
+    tok = tu_open_tokenizer(tu_tmp_path("sft_qwen2.gguf"), &gguf);
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    onc_tokenizer_free(tok);
-    onc_gguf_close(gguf);
+    tu_close_tokenizer(tok, gguf);
     return 0;
 }
 
@@ -89,7 +62,7 @@ static onc_sft_params params(void) {
 
 static void test_prompt_completion(void **s) {
     (void)s;
-    const char *path = write_file("sft_pc.jsonl", "{\"prompt\": \"Staging: pT2 N1.\\nAnswer:\", \"completion\": \" stage III\"}\n"
+    const char *path = tu_write_file("sft_pc.jsonl", "{\"prompt\": \"Staging: pT2 N1.\\nAnswer:\", \"completion\": \" stage III\"}\n"
                                                   "\n"
                                                   "{\"prompt\": \"Dose?\", \"completion\": \" 60 Gy in 30 fractions\"}\n");
     onc_sft_params p = params();
@@ -118,7 +91,7 @@ static void test_prompt_completion(void **s) {
 
 static void test_messages(void **s) {
     (void)s;
-    const char *path = write_file(
+    const char *path = tu_write_file(
         "sft_msg.jsonl",
         "{\"messages\": [{\"role\": \"system\", \"content\": \"You extract toxicities.\"},"
         " {\"role\": \"user\", \"content\": \"Note: grade 2 dermatitis.\"},"
@@ -166,7 +139,7 @@ static void test_truncation_and_split(void **s) {
                               "\"completion\": \" ok\"%s}\n", i, i == 3 ? ", \"split\": \"validation\"" : "");
         strcat(rows, r);
     }
-    const char *path = write_file("sft_split.jsonl", rows);
+    const char *path = tu_write_file("sft_split.jsonl", rows);
     onc_sft_params p = params();
     p.val_fraction = 0.3;
     onc_error err = {0};
@@ -211,7 +184,7 @@ static void test_truncation_and_split(void **s) {
 }
 
 static void expect_error(const char *name, const char *text, bool tmpl, const char *needle) {
-    const char *path = write_file(name, text);
+    const char *path = tu_write_file(name, text);
     onc_sft_params p = params();
     p.has_tmpl = tmpl;
     onc_error err = {0};
@@ -233,7 +206,7 @@ static void test_errors(void **s) {
     expect_error("sft_e8.jsonl", "[1, 2]\n", true, "JSON object");
     expect_error("sft_e9.jsonl", "{\"prompt\": \"a\xff\", \"completion\": \"b\"}\n", true, ":1:");
     onc_error err = {0};
-    assert_null(onc_sft_load(tmp_path("sft_missing.jsonl"), tok, NULL, &err));
+    assert_null(onc_sft_load(tu_tmp_path("sft_missing.jsonl"), tok, NULL, &err));
     assert_non_null(strstr(err.msg, "sft_missing.jsonl"));
 }
 

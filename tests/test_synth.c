@@ -25,6 +25,7 @@
 
 #include "oncolm/synth.h"
 #include "synth/synth_internal.h"
+#include "synth_check.h"
 
 static const char *const data_files[] = {"notes.jsonl",      "patients.jsonl", "ct_classification.jsonl",
                                          "rt_modality.jsonl", "icd10.jsonl",   "rt_regimen.jsonl",
@@ -42,33 +43,7 @@ static const char *scratch(const char *name) {
 }
 
 static void make_corpus(const char *dir, uint64_t seed, int64_t patients, int difficulty, double typo) {
-    onc_synth_params p;
-    onc_synth_params_default(&p);
-    p.seed = seed;
-    p.n_patients = patients;
-    p.difficulty = (onc_synth_difficulty)difficulty;
-    p.typo_rate = typo;
-    onc_error err = {0};
-    onc_synth_stats st;
-    if (onc_synth_corpus(&p, dir, &st, &err) != ONC_OK) fail_msg("onc_synth_corpus: %s", err.msg);
-    assert_int_equal(st.patients, patients);
-}
-
-static char *read_all(const char *dir, const char *name, size_t *len) {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    if (len) *len = (size_t)n;
-    return buf;
+    synth_make(dir, seed, patients, difficulty, typo, NULL);
 }
 
 /* Call fn on each parsed line of a JSONL file; fails on an invalid line. */
@@ -90,61 +65,12 @@ static size_t for_each_line(const char *dir, const char *name, line_fn fn, void 
     return lines;
 }
 
-static const char *get_str(json_t *o, const char *key) {
-    const char *s = json_string_value(json_object_get(o, key));
-    if (!s) fail_msg("missing string field '%s'", key);
-    return s;
-}
+// --- text checks, independent of the renderers (shared ones: synth_check.h) --------------------
 
-// --- text checks, independent of the renderers ------------------------------------------------
-
-static bool contains_ci(const char *hay, size_t n, const char *needle) {
-    const size_t k = strlen(needle);
-    for (size_t i = 0; i + k <= n; i++)
-        if (strncasecmp(hay + i, needle, k) == 0) return true;
-    return false;
-}
-
-static const char *const negation_cues[] = {"denies", "no ", "negative for", "without", "resolved", "not "};
-
-static bool has_negation(const char *s, size_t n) {
-    for (size_t i = 0; i < sizeof negation_cues / sizeof *negation_cues; i++)
-        if (contains_ci(s, n, negation_cues[i])) return true;
-    return false;
-}
-
-/* Our own copy of the symptom vocabulary (what a reader would search for). */
-static const char *const symptom_words[12][5] = {
-    {"fatigue", "tiredness", "low energy", "worn out", NULL},
-    {"nausea", "queasiness", "nauseated", NULL},
-    {"vomiting", "emesis", "throwing up", NULL},
-    {"diarrhea", "loose stools", "watery bowel", NULL},
-    {"dermatitis", "skin reaction", "desquamation", NULL},
-    {"mucositis", "mouth sores", "oral ulcerations", NULL},
-    {"dysphagia", "difficulty swallowing", "getting food down", NULL},
-    {"esophagitis", "odynophagia", "painful swallowing", NULL},
-    {"xerostomia", "dry mouth", "mouth dryness", NULL},
-    {"cystitis", "dysuria", "burning with urination", NULL},
-    {"proctitis", "rectal urgency", "tenesmus", NULL},
-    {"pneumonitis", "lung inflammation", NULL},
-};
+/* The truth files' symptom keys, in synth_check.h's symptom_words order. */
 static const char *const symptom_keys[12] = {"fatigue",   "nausea",      "vomiting",   "diarrhea", "radiation_dermatitis",
                                              "mucositis", "dysphagia",   "esophagitis", "xerostomia", "cystitis",
                                              "proctitis", "pneumonitis"};
-
-/* Per symptom: 1 = mentioned positively somewhere, 0 = only negated or not at all. */
-static void text_symptoms(const char *text, int out[12]) {
-    memset(out, 0, 12 * sizeof *out);
-    for (const char *s = text; *s;) {
-        size_t n = strcspn(s, ".\n");
-        const bool neg = has_negation(s, n);
-        for (int k = 0; k < 12; k++)
-            for (int w = 0; symptom_words[k][w]; w++)
-                if (contains_ci(s, n, symptom_words[k][w]) && !neg) out[k] = 1;
-        s += n;
-        if (*s) s++;
-    }
-}
 
 static const char *const treatment_cues[] = {"s/p",       "status post", "post-treatment", "neoadjuvant", "whipple",
                                              "pancreaticoduodenectomy", "pancreatectomy", "folfirinox", "gemcitabine",
@@ -194,21 +120,8 @@ static int text_ct_label(const char *text) {
 
 static void test_determinism(void **state) {
     (void)state;
-    make_corpus(scratch("det-a"), 7, 80, ONC_SYNTH_MEDIUM, -1);
-    make_corpus(scratch("det-b"), 7, 80, ONC_SYNTH_MEDIUM, -1);
-    make_corpus(scratch("det-c"), 8, 80, ONC_SYNTH_MEDIUM, -1);
-    for (size_t i = 0; i < N_DATA_FILES; i++) {
-        size_t na, nb;
-        char *a = read_all(scratch("det-a"), data_files[i], &na);
-        char *b = read_all(scratch("det-b"), data_files[i], &nb);
-        if (na != nb || memcmp(a, b, na) != 0) fail_msg("%s differs between two runs with the same seed", data_files[i]);
-        free(a), free(b);
-    }
-    size_t na, nc;
-    char *a = read_all(scratch("det-a"), "notes.jsonl", &na);
-    char *c = read_all(scratch("det-c"), "notes.jsonl", &nc);
-    assert_true(na != nc || memcmp(a, c, na) != 0);
-    free(a), free(c);
+    check_seed_determinism(make_corpus, scratch("det-a"), scratch("det-b"), scratch("det-c"), 80, data_files,
+                           N_DATA_FILES, "notes.jsonl");
     /* No temporary file is left behind. */
     DIR *d = opendir(scratch("det-a"));
     assert_non_null(d);

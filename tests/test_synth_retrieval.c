@@ -30,6 +30,7 @@
 
 #include "oncolm/synth.h"
 #include "synth/synth_internal.h"
+#include "synth_check.h"
 
 static const char *const retrieval_files[] = {"corpus.jsonl",   "queries.jsonl",  "qrels/train.tsv",
                                               "qrels/dev.tsv",  "qrels/test.tsv", "qrels.trec"};
@@ -50,35 +51,10 @@ static const char *scratch(const char *name) {
 }
 
 static void make_corpus(const char *dir, uint64_t seed, int64_t patients, int difficulty, double typo) {
-    onc_synth_params p;
-    onc_synth_params_default(&p);
-    p.seed = seed;
-    p.n_patients = patients;
-    p.difficulty = (onc_synth_difficulty)difficulty;
-    p.typo_rate = typo;
-    onc_error err = {0};
     onc_synth_stats st;
-    if (onc_synth_corpus(&p, dir, &st, &err) != ONC_OK) fail_msg("onc_synth_corpus: %s", err.msg);
-    assert_int_equal(st.patients, patients);
+    synth_make(dir, seed, patients, difficulty, typo, &st);
     assert_true(st.queries >= 3 * patients && st.queries <= 6 * patients);
     assert_int_equal(st.qrels, st.qrels_by_grade[1] + st.qrels_by_grade[2]);
-}
-
-static char *read_all(const char *dir, const char *name, size_t *len) {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    if (len) *len = (size_t)n;
-    return buf;
 }
 
 /* Parse a JSONL file into an object keyed by `key` of each line. */
@@ -102,19 +78,6 @@ static json_t *load_jsonl(const char *dir, const char *name, const char *key) {
     return all;
 }
 
-static const char *get_str(json_t *o, const char *key) {
-    const char *s = json_string_value(json_object_get(o, key));
-    if (!s) fail_msg("missing string field '%s'", key);
-    return s;
-}
-
-static bool contains_ci(const char *hay, size_t n, const char *needle) {
-    const size_t k = strlen(needle);
-    for (size_t i = 0; i + k <= n; i++)
-        if (strncasecmp(hay + i, needle, k) == 0) return true;
-    return false;
-}
-
 static bool has_ci(const char *hay, const char *needle) { return contains_ci(hay, strlen(hay), needle); }
 
 /* Case-sensitive whole-word match ("Cr" but not "Current", "ER" but not "HER2"). */
@@ -129,44 +92,7 @@ static bool has_word(const char *hay, const char *w) {
     return false;
 }
 
-// --- our own symptom vocabulary (as in test_synth.c) ----------------------------------------
-
-static const char *const negation_cues[] = {"denies", "no ", "negative for", "without", "resolved", "not "};
-
-static bool has_negation(const char *s, size_t n) {
-    for (size_t i = 0; i < sizeof negation_cues / sizeof *negation_cues; i++)
-        if (contains_ci(s, n, negation_cues[i])) return true;
-    return false;
-}
-
-static const char *const symptom_words[12][5] = {
-    {"fatigue", "tiredness", "low energy", "worn out", NULL},
-    {"nausea", "queasiness", "nauseated", NULL},
-    {"vomiting", "emesis", "throwing up", NULL},
-    {"diarrhea", "loose stools", "watery bowel", NULL},
-    {"dermatitis", "skin reaction", "desquamation", NULL},
-    {"mucositis", "mouth sores", "oral ulcerations", NULL},
-    {"dysphagia", "difficulty swallowing", "getting food down", NULL},
-    {"esophagitis", "odynophagia", "painful swallowing", NULL},
-    {"xerostomia", "dry mouth", "mouth dryness", NULL},
-    {"cystitis", "dysuria", "burning with urination", NULL},
-    {"proctitis", "rectal urgency", "tenesmus", NULL},
-    {"pneumonitis", "lung inflammation", NULL},
-};
-
-/* Per symptom: 1 = mentioned in a sentence without a negation cue. */
-static void text_symptoms(const char *text, int out[12]) {
-    memset(out, 0, 12 * sizeof *out);
-    for (const char *s = text; *s;) {
-        size_t n = strcspn(s, ".\n");
-        const bool neg = has_negation(s, n);
-        for (int k = 0; k < 12; k++)
-            for (int w = 0; symptom_words[k][w]; w++)
-                if (contains_ci(s, n, symptom_words[k][w]) && !neg) out[k] = 1;
-        s += n;
-        if (*s) s++;
-    }
-}
+// --- questions (symptom vocabulary: synth_check.h) ------------------------------------------
 
 /* The symptom a question names, -1 if none. */
 static int question_symptom(const char *q) {
@@ -180,21 +106,8 @@ static int question_symptom(const char *q) {
 
 static void test_retrieval_determinism(void **state) {
     (void)state;
-    make_corpus(scratch("det-a"), 7, 120, ONC_SYNTH_MEDIUM, -1);
-    make_corpus(scratch("det-b"), 7, 120, ONC_SYNTH_MEDIUM, -1);
-    make_corpus(scratch("det-c"), 8, 120, ONC_SYNTH_MEDIUM, -1);
-    for (size_t i = 0; i < N_RETRIEVAL_FILES; i++) {
-        size_t na, nb;
-        char *a = read_all(scratch("det-a"), retrieval_files[i], &na);
-        char *b = read_all(scratch("det-b"), retrieval_files[i], &nb);
-        if (na != nb || memcmp(a, b, na) != 0) fail_msg("%s differs between two runs with the same seed", retrieval_files[i]);
-        free(a), free(b);
-    }
-    size_t na, nc;
-    char *a = read_all(scratch("det-a"), "queries.jsonl", &na);
-    char *c = read_all(scratch("det-c"), "queries.jsonl", &nc);
-    assert_true(na != nc || memcmp(a, c, na) != 0);
-    free(a), free(c);
+    check_seed_determinism(make_corpus, scratch("det-a"), scratch("det-b"), scratch("det-c"), 120, retrieval_files,
+                           N_RETRIEVAL_FILES, "queries.jsonl");
 }
 
 typedef struct judgement_set {

@@ -40,6 +40,7 @@
 
 #include "oncolm/rng.h"
 #include "oncolm/vecindex.h"
+#include "test_util.h"
 
 /* ---- data ------------------------------------------------------------------ */
 
@@ -169,11 +170,6 @@ static double recall_at(const int64_t *got, const int64_t *truth, int64_t nq, in
                 }
         }
     return tot ? (double)hit / tot : 1.0;
-}
-
-static const char *tmpdir(void) {
-    const char *t = getenv("ONCOLM_TMP");
-    return t && *t ? t : ".";
 }
 
 static onc_vecindex *build_kind(onc_vec_kind kind, int d, const float *x, const int64_t *ids, int64_t n) {
@@ -601,7 +597,7 @@ static void test_add_remove(void **state) {
     }
 }
 
-static void path_in_tmp(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", tmpdir(), name); }
+static void path_in_tmp(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", tu_tmp_dir(), name); }
 
 static void test_save_load(void **state) {
     fixture *f = *state;
@@ -699,7 +695,7 @@ static void test_save_load(void **state) {
     /* no temporary files left in the scratch folder */
     char suffix[32];
     snprintf(suffix, sizeof suffix, ".tmp.%ld", (long)getpid());
-    DIR *dir = opendir(tmpdir());
+    DIR *dir = opendir(tu_tmp_dir());
     assert_non_null(dir);
     for (struct dirent *e; (e = readdir(dir));)
         if (strncmp(e->d_name, "vecindex_", 9) == 0 && strstr(e->d_name, suffix))
@@ -815,7 +811,7 @@ static void test_bad_files(void **state) {
     path_in_tmp(missing, sizeof missing, "vecindex_missing.faiss");
     unlink(missing);
     expect_bad(missing, ONC_ERR_IO, "cannot open");
-    expect_bad(tmpdir(), ONC_ERR_IO, "not a regular file");
+    expect_bad(tu_tmp_dir(), ONC_ERR_IO, "not a regular file");
     unlink(bad);
     unlink(good);
 }

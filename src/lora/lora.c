@@ -311,6 +311,13 @@ onc_lora *onc_lora_load(const char *path, const onc_gguf *base, const onc_hparam
         return NULL;
     }
     if (!S_ISDIR(sb.st_mode) && is_gguf_file(path)) return lora_load_gguf(path, base, hp, err);
+    if (!S_ISDIR(sb.st_mode) && !ends_with(path, ".json") && !ends_with(path, ".safetensors")) {
+        onc_error_set(err, ONC_ERR_FORMAT,
+                      "%s: not a LoRA adapter: neither a GGUF file nor a PEFT adapter (a folder holding "
+                      "adapter_config.json and adapter_model.safetensors, or one of those two files)",
+                      path);
+        return NULL;
+    }
     /* PEFT: a folder, or one of its two files (the other beside it) */
     const size_t cap = strlen(path) + 64;
     char *dir = malloc(cap), *st = malloc(cap), *cfg = malloc(cap);

@@ -24,33 +24,23 @@ import os
 import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    print("numpy missing: skipped")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+np = U.need("numpy")
+
 import blocks_np as B  # noqa: E402
 
-HELPERS = os.environ.get("ONCOLM_HELPERS")
-TMP = os.environ.get("ONCOLM_TMP", ".")
-if not HELPERS or not os.path.exists(os.path.join(HELPERS, "quant_dump")):
-    print("ONCOLM_HELPERS/quant_dump missing: skipped")
-    sys.exit(77)
-DUMP = os.path.join(HELPERS, "quant_dump")
+TMP = U.TMP
+DUMP = U.need_helper("quant_dump")
 
 TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_K", "q5_K", "q6_K"]
 VEC_DOT = {"f32": "f32", "f16": "f16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q8_0",
            "q4_K": "q8_K", "q5_K": "q8_K", "q6_K": "q8_K"}
-failures = []
+failures = U.failures
 
 
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL:", msg)
+check = U.check
 
 
 def make_input(rng, nrows, n):
@@ -134,10 +124,7 @@ def main():
             check(bad.size == 0, f"{t} level {level or 'default'}: W x row {bad[:1]} off by "
                                  f"{err[bad[:1]]} > tol {tol[bad[:1]]}")
         first = False
-    if failures:
-        print(f"{len(failures)} failure(s)")
-        sys.exit(1)
-    print("blocks oracle: all checks passed")
+    U.finish("blocks oracle: all checks passed")
 
 
 main()

@@ -16,33 +16,23 @@ import os
 import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    print("numpy missing: skipped")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-BIN = os.environ.get("ONCOLM_BIN")
-HELPERS = os.environ.get("ONCOLM_HELPERS")
-TMP = os.environ.get("ONCOLM_TMP", ".")
-if not BIN or not HELPERS or not os.path.exists(os.path.join(HELPERS, "model_logits")):
-    print("ONCOLM_BIN / helpers missing: skipped")
-    sys.exit(77)
+np = U.need("numpy")
 
-failures = []
+BIN = U.need_bin()
+HELPERS = os.path.dirname(U.need_helper("model_logits"))
+TMP = U.TMP
+
+failures = U.failures
 
 
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL:", msg)
+check = U.check
 
 
 def run(args, input=None, expect=0):
-    r = subprocess.run([BIN] + args, capture_output=True, text=True, errors="replace", input=input)
-    if r.returncode != expect:
-        raise SystemExit("oncolm %s: exit %d (expected %d)\n%s" % (" ".join(args), r.returncode, expect, r.stderr))
-    return r
+    return U.run_cli(BIN, args, expect=expect, input=input)
 
 
 model = os.path.join(TMP, "cli_gen_llama.gguf")
@@ -119,7 +109,4 @@ check("no_such.gguf" in r.stderr, "missing model named in the error")
 run(["generate", "-m", model, "-p", "x", "--no-such-flag"], expect=2)
 run(["generate", "-m", model, "-p", "x", "--temp", "abc"], expect=2)
 
-if failures:
-    print("%d failure(s)" % len(failures))
-    sys.exit(1)
-print("ok")
+U.finish("ok")

@@ -25,17 +25,11 @@ import os
 import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError as e:
-    print("numpy missing (%s): skipped" % e)
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-HELPERS = os.environ.get("ONCOLM_HELPERS")
-HELPER = os.path.join(HELPERS or "", "enc_losses_run")
-if not HELPERS or not os.path.exists(HELPER):
-    print("ONCOLM_HELPERS/enc_losses_run missing: skipped")
-    sys.exit(77)
+np = U.need("numpy")
+HELPER = U.need_helper("enc_losses_run")
 
 try:
     import torch
@@ -47,7 +41,7 @@ try:
 except Exception:  # noqa: BLE001
     compute_class_weight = None
 
-failures = []
+failures = U.failures
 rng = np.random.default_rng(20261123)
 
 
@@ -277,9 +271,4 @@ for k, (y, C) in enumerate(wcases):
               compute_class_weight("balanced", classes=np.arange(C), y=y), 1e-6)
 print("class weights: %d cases%s" % (len(wcases), "" if compute_class_weight is None else " (sklearn cross-checked)"))
 
-if failures:
-    print("FAILURES:")
-    for f in failures:
-        print("  " + f)
-    sys.exit(1)
-print("all ok")
+U.finish("all ok", show=None)

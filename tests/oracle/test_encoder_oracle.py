@@ -26,42 +26,30 @@ import os
 import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    print("numpy missing: skipped")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+np = U.need("numpy")
+
 import bert_np as B  # noqa: E402
 import gguf_np  # noqa: E402
 import llama_np as L  # noqa: E402
 
-BIN = os.environ.get("ONCOLM_BIN")
-TMP = os.environ.get("ONCOLM_TMP", ".")
-if not BIN:
-    print("ONCOLM_BIN not set: skipped")
-    sys.exit(77)
+BIN = U.need_bin()
+TMP = U.TMP
 
-failures = []
+failures = U.failures
 
 
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg, flush=True)
-    if not cond:
-        failures.append(msg)
+U.configure_checks(verbose=True)
+check = U.check
 
 
-def tmp(name):
-    return os.path.join(TMP, "enc_oracle_" + name)
+tmp = U.tmp_namer("enc_oracle_")
 
 
 def run(args, stdin=None):
-    r = subprocess.run([BIN] + args, capture_output=True, text=True, input=stdin)
-    if r.returncode != 0:
-        raise SystemExit("oncolm %s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr[-600:]))
-    return r.stdout
+    return U.run_cli(BIN, args, tail=600, input=stdin).stdout
 
 
 def jsonl(out):
@@ -278,7 +266,4 @@ for cmd in (["embed", "-m", model, "-i", inp, "--pooling", "mean"], ["classify",
 for p in (raw, model, lm, inp, jin, npy, bad):
     if os.path.exists(p):
         os.remove(p)
-if failures:
-    print("%d check(s) failed" % len(failures))
-    sys.exit(1)
-print("all encoder oracle checks passed")
+U.finish("all encoder oracle checks passed")

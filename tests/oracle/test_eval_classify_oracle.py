@@ -58,24 +58,24 @@ except ImportError:
 
 warnings.simplefilter("ignore")  # UndefinedMetricWarning and friends: the values are what we compare
 
-HELPERS = os.environ.get("ONCOLM_HELPERS")
-if not HELPERS or not os.path.exists(os.path.join(HELPERS, "classify_run")):
-    print("ONCOLM_HELPERS unset or classify_run missing: skipped")
-    sys.exit(77)
-RUN = os.path.join(HELPERS, "classify_run")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
+
+RUN = U.need_helper("classify_run")
 TMP = os.path.join(os.environ.get("ONCOLM_TMP", "/tmp"), "eval-classify-oracle")
 os.makedirs(TMP, exist_ok=True)
 if not sklearn.__version__.startswith("1.2."):
     print("note: the reference is scikit-learn 1.2.1; found", sklearn.__version__)
 
-failures = []
+failures = U.failures
 stats = {"values": 0, "not_identical": 0, "max_diff": 0.0, "cases": 0}
 
 
+U.configure_checks(print_limit=30)
+
+
 def fail(msg):
-    failures.append(msg)
-    if len(failures) <= 30:
-        print("FAIL:", msg)
+    U.check(False, msg)
 
 
 def same(ours, ref, what):
@@ -727,10 +727,7 @@ def main():
     if stats["not_identical"]:
         # eval_classify.h promises sklearn's arithmetic operation by operation
         fail(f"{stats['not_identical']} numbers within 1e-12 but not bit-identical")
-    if failures:
-        print(f"{len(failures)} failures")
-        sys.exit(1)
-    print("ok")
+    U.finish("ok")
 
 
 if __name__ == "__main__":

@@ -43,23 +43,18 @@ except ImportError as e:
     sys.exit(77)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 import rouge_score_py as rs  # noqa: E402
 import trec_eval_py as te  # noqa: E402
 
-BIN = os.environ.get("ONCOLM_BIN")
-if not BIN:
-    print("ONCOLM_BIN unset: skipped")
-    sys.exit(77)
+BIN = U.need_bin()
 TMP = os.path.join(os.environ.get("ONCOLM_TMP", "/tmp"), "eval-pred-oracle")
 os.makedirs(TMP, exist_ok=True)
 warnings.simplefilter("ignore")
 
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
+failures = U.failures
+U.configure_checks(print_limit=0)  # silent: finish() lists the first failures
+check = U.check
 
 
 def close(a, b, tol=1e-12):
@@ -453,12 +448,7 @@ def main():
     if cls_items:
         part_compare(rng, cls_items, text_items)
     part_errors()
-    if failures:
-        print("%d failures" % len(failures))
-        for f in failures[:60]:
-            print("  " + f)
-        sys.exit(1)
-    print("eval predictions oracle: all checks passed")
+    U.finish("eval predictions oracle: all checks passed", show=60)
 
 
 main()

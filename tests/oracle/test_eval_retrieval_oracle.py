@@ -34,34 +34,20 @@ import sys
 import time
 import warnings
 
-try:
-    import numpy as np
-    import scipy
-    from scipy.stats import wilcoxon
-except ImportError:
-    print("numpy/scipy missing: skipped")
-    sys.exit(77)
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
+
+np = U.need("numpy")
+scipy = U.need("scipy")
+wilcoxon = U.need("scipy.stats", "scipy").wilcoxon
 import trec_eval_py as te  # noqa: E402
 
-BIN = os.environ.get("ONCOLM_BIN")
+BIN = U.need_bin()
 TMP = os.path.join(os.environ.get("ONCOLM_TMP", "/tmp"), "eval-retrieval-oracle")
-if not BIN:
-    print("ONCOLM_BIN unset: skipped")
-    sys.exit(77)
 os.makedirs(TMP, exist_ok=True)
-failures = []
-n_checks = 0
-
-
-def check(cond, msg):
-    global n_checks
-    n_checks += 1
-    if not cond:
-        failures.append(msg)
-        if len(failures) <= 30:
-            print("FAIL:", msg)
+failures = U.failures
+U.configure_checks(print_limit=30)
+check = U.check
 
 
 def close(a, b, rel=1e-12, abs_=0.0):
@@ -482,7 +468,7 @@ def main():
     part3()
     part4()
     part5()
-    print(f"{n_checks} checks, {len(failures)} failures")
+    print(U.summary())
     sys.exit(1 if failures else 0)
 
 

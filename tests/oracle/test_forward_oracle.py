@@ -35,33 +35,21 @@ Helpers (fixed contract, built from tests/helpers into test-helpers/):
 Run with Debian's /usr/bin/python3 (numpy). Exit 77 = skipped.
 """
 import os
-import subprocess
 import sys
 import time
 
-try:
-    import numpy as np
-except ImportError:
-    print("numpy missing: skipped")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+np = U.need("numpy")
+
 import gguf_np  # noqa: E402
 import llama_np as L  # noqa: E402
 
-BIN = os.environ.get("ONCOLM_BIN")
-HELPERS = os.environ.get("ONCOLM_HELPERS")
-TMP = os.environ.get("ONCOLM_TMP", ".")
-if not BIN or not HELPERS:
-    print("ONCOLM_BIN / ONCOLM_HELPERS not set: skipped")
-    sys.exit(77)
-LOGITS = os.path.join(HELPERS, "model_logits")
-GREEDY = os.path.join(HELPERS, "model_greedy")
-for exe in (LOGITS, GREEDY):
-    if not os.access(exe, os.X_OK):
-        print("%s not built yet: skipped" % exe)
-        sys.exit(77)
+BIN = U.need_bin()
+TMP = U.TMP
+LOGITS = U.need_helper("model_logits")
+GREEDY = U.need_helper("model_greedy")
 
 # Tolerances per weight format: (max row-relative error, rms-relative error).
 # The numpy reference runs on the SAME dequantized weights, so weight
@@ -103,21 +91,16 @@ TOL = {
     "q4_K_M": (6e-2, 4e-2),
 }
 
-failures = []
+failures = U.failures
 notes = []
 
 
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg, flush=True)
-    if not cond:
-        failures.append(msg)
+U.configure_checks(verbose=True)
+check = U.check
 
 
 def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        return None, "exit %d: %s" % (r.returncode, (r.stderr or r.stdout).strip()[-400:])
-    return r.stdout, None
+    return U.try_run(cmd, tail=400)
 
 
 def create(out, *args):
@@ -132,8 +115,7 @@ def quantize(src, dst, qtype):
         raise SystemExit("quantize %s failed: %s" % (qtype, err))
 
 
-def tmp(name):
-    return os.path.join(TMP, "fwd_oracle_" + name)
+tmp = U.tmp_namer("fwd_oracle_")
 
 
 # --- rewriting CLI models ---------------------------------------------------------
@@ -396,10 +378,7 @@ def main():
     for n in notes:
         print("note:", n)
     print("time %.1f s" % (time.time() - t0))
-    if failures:
-        print("%d failure(s)" % len(failures))
-        sys.exit(1)
-    print("ok")
+    U.finish("ok")
 
 
 if __name__ == "__main__":

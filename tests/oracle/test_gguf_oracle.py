@@ -18,31 +18,21 @@ import struct
 import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    print("numpy missing: skipped")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+np = U.need("numpy")
+
 import gguf_np as G  # noqa: E402
 
-HELPERS = os.environ.get("ONCOLM_HELPERS")
-TMP = os.environ.get("ONCOLM_TMP", ".")
-if not HELPERS or not os.path.exists(os.path.join(HELPERS, "gguf_dump")):
-    print("ONCOLM_HELPERS/gguf_dump missing: skipped")
-    sys.exit(77)
-DUMP = os.path.join(HELPERS, "gguf_dump")
-SAMPLE = os.path.join(HELPERS, "gguf_write_sample")
+TMP = U.TMP
+DUMP = U.need_helper("gguf_dump")
+SAMPLE = os.path.join(os.path.dirname(DUMP), "gguf_write_sample")
 
-failures = []
+failures = U.failures
 
 
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL:", msg)
+check = U.check
 
 
 # --- canonical dump of what gguf_np wrote (must match tests/helpers/gguf_dump.c)
@@ -241,7 +231,4 @@ r = run_dump(bad)
 check(r.returncode == 1 and bad in r.stderr and "data ends at byte" in r.stderr,
       "truncated file: rc %d, stderr %r" % (r.returncode, r.stderr))
 
-if failures:
-    print("%d failure(s)" % len(failures))
-    sys.exit(1)
-print("all GGUF oracle checks passed")
+U.finish("all GGUF oracle checks passed")

@@ -28,24 +28,19 @@ import os
 import sys
 import tempfile
 
-try:
-    import numpy as np
-except ImportError:
-    print("numpy missing: skipped")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+np = U.need("numpy")
+
 import gguf_np  # noqa: E402
 import llama_np as L  # noqa: E402
 
-failures = []
+failures = U.failures
 
 
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg)
-    if not cond:
-        failures.append(msg)
+U.configure_checks(verbose=True)
+check = U.check
 
 
 def close(a, b, tol=1e-10):
@@ -311,10 +306,7 @@ def main():
     check_gqa()
     check_tied_and_freqs()
     check_roundtrip()
-    if failures:
-        print("%d failure(s)" % len(failures))
-        sys.exit(1)
-    print("all self-checks passed")
+    U.finish("all self-checks passed")
 
 
 if __name__ == "__main__":

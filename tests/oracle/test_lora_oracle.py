@@ -24,45 +24,30 @@ Exit 77 = skipped (numpy or helpers missing)."""
 import json
 import os
 import struct
-import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    print("numpy missing: skipped")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+np = U.need("numpy")
+
 import gguf_np  # noqa: E402
 import llama_np as L  # noqa: E402
 
-BIN = os.environ.get("ONCOLM_BIN")
-HELPERS = os.environ.get("ONCOLM_HELPERS")
-TMP = os.environ.get("ONCOLM_TMP", ".")
-if not BIN or not HELPERS:
-    print("ONCOLM_BIN / ONCOLM_HELPERS not set: skipped")
-    sys.exit(77)
-LOGITS = os.path.join(HELPERS, "model_logits")
-failures = []
+BIN = U.need_bin()
+TMP = U.TMP
+LOGITS = U.need_helper("model_logits")
+failures = U.failures
 
 
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg, flush=True)
-    if not cond:
-        failures.append(msg)
+U.configure_checks(verbose=True)
+check = U.check
 
 
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
-    if r.returncode != 0:
-        return None, "exit %d: %s" % (r.returncode, (r.stderr or r.stdout).strip()[-600:])
-    return r.stdout, None
+run = U.try_run
 
 
-def tmp(name):
-    return os.path.join(TMP, "lora_oracle_" + name)
+tmp = U.tmp_namer("lora_oracle_")
 
 
 MODULES = {  # GGUF tensor (without blk.N. / .weight) -> PEFT module path
@@ -293,10 +278,7 @@ def main():
     o, err = run([BIN, "generate", "-m", base, "--lora", tmp("nope.gguf"), "-p", "x", "-n", "1"])
     check(err is not None and "nope.gguf" in err, "a missing adapter file is named: %s" % err)
 
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        sys.exit(1)
-    print("all LoRA inference checks passed")
+    U.finish("all LoRA inference checks passed")
 
 
 main()

@@ -20,25 +20,19 @@ import os
 import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    print("numpy missing: skipped")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+np = U.need("numpy")
+
 try:
     import gguf_np  # independent reader written for the oracles
 except ImportError:
     print("tests/oracle/gguf_np.py missing: skipped")
     sys.exit(77)
 
-BIN = os.environ.get("ONCOLM_BIN")
-TMP = os.environ.get("ONCOLM_TMP", ".")
-if not BIN:
-    print("ONCOLM_BIN not set: skipped")
-    sys.exit(77)
+BIN = U.need_bin()
+TMP = U.TMP
 
 # gguf value type ids (Q1)
 U32, I32, F32, BOOL, STRING, ARRAY = 4, 5, 6, 7, 8, 9
@@ -65,13 +59,10 @@ def open_gguf(path):
 
 
 # --- helpers -----------------------------------------------------------------
-failures = []
+failures = U.failures
 
 
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL:", msg)
+check = U.check
 
 
 def create(out, *args):
@@ -378,10 +369,7 @@ def main():
     check(da != dc, "different seeds must give different files")
     for p in (a, b, c):
         os.remove(p)
-    if failures:
-        print("%d failure(s)" % len(failures))
-        sys.exit(1)
-    print("ok")
+    U.finish("ok")
 
 
 def open_gguf_labels():

@@ -12,29 +12,20 @@ import os
 import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    print("numpy missing: skipped")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+np = U.need("numpy")
+
 import gguf_np as G  # noqa: E402
 
-BIN = os.environ.get("ONCOLM_BIN")
-TMP = os.environ.get("ONCOLM_TMP", ".")
-if not BIN or not os.path.exists(BIN):
-    print("ONCOLM_BIN missing: skipped")
-    sys.exit(77)
+BIN = U.need_bin(must_exist=True)
+TMP = U.TMP
 
-failures = []
+failures = U.failures
 
 
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL:", msg)
+check = U.check
 
 
 def info(*args):
@@ -141,7 +132,4 @@ check(r.returncode == 2, "unknown option exit %d" % r.returncode)
 r = info()
 check(r.returncode == 2, "no FILE exit %d" % r.returncode)
 
-if failures:
-    print("%d failure(s)" % len(failures))
-    sys.exit(1)
-print("model info: all checks passed")
+U.finish("model info: all checks passed")

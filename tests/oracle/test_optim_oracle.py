@@ -40,19 +40,13 @@ import os
 import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError as e:
-    print("numpy missing (%s): skipped" % e)
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-HELPERS = os.environ.get("ONCOLM_HELPERS")
-HELPER = os.path.join(HELPERS or "", "optim_run")
-if not HELPERS or not os.path.exists(HELPER):
-    print("ONCOLM_HELPERS/optim_run missing: skipped")
-    sys.exit(77)
+np = U.need("numpy")
+HELPER = U.need_helper("optim_run")
 
-failures = []
+failures = U.failures
 f32 = np.float32
 
 
@@ -282,11 +276,7 @@ def main():
     test_schedules()
     test_clip(rng, torch)
     test_adamw(rng, torch)
-    if failures:
-        print("\n".join(failures[:50]))
-        print("%d failures" % len(failures))
-        sys.exit(1)
-    print("ok")
+    U.finish("ok", show=50)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ import time
 import zlib
 from collections import Counter
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
+
 HELPERS = os.environ.get("ONCOLM_HELPERS")
 TMP = os.path.join(os.environ.get("ONCOLM_TMP", "/tmp"), "report-html")
 CHROMIUM = "/usr/bin/chromium"
@@ -57,16 +60,8 @@ SAMPLE = os.path.join(HELPERS, "report_sample")
 shutil.rmtree(TMP, ignore_errors=True)
 os.makedirs(TMP)
 
-failures = []
-n_checks = 0
-
-
-def check(cond, msg):
-    global n_checks
-    n_checks += 1
-    if not cond:
-        failures.append(msg)
-        print("FAIL:", msg)
+failures = U.failures
+check = U.check
 
 
 # --- PNG decoding (standard library only) ----------------------------------------------------
@@ -414,7 +409,7 @@ def main():
     both = blend(ORANGE, 0.45, soft_blue)
     for name, c in (("blue", soft_blue), ("orange", soft_orange), ("orange over blue", both)):
         at_least("overlaid histogram", f"the {name} blend {c}", count_near(hist, c, 4), 1500)
-    print(f"{n_checks} checks, {len(failures)} failed, {time.time() - t0:.1f} s; screenshots in {TMP}")
+    print(f"{U.n_checks()} checks, {len(failures)} failed, {time.time() - t0:.1f} s; screenshots in {TMP}")
     sys.exit(1 if failures else 0)
 
 

@@ -33,14 +33,11 @@ import re
 import subprocess
 import sys
 
-try:
-    import numpy as np
-    from nltk.stem.porter import PorterStemmer
-except ImportError:
-    print("nltk/numpy missing: skipped")
-    sys.exit(77)
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
+
+np = U.need("numpy")
+PorterStemmer = U.need("nltk.stem.porter", "nltk").PorterStemmer
 import rouge_score_py as rs  # noqa: E402
 
 HELPERS = os.environ.get("ONCOLM_HELPERS")
@@ -52,17 +49,9 @@ if not HELPERS:
 RUN = os.path.join(HELPERS, "rouge_run")
 os.makedirs(TMP, exist_ok=True)
 rng = random.Random(20240611)
-failures = []
-n_checks = 0
-
-
-def check(cond, msg):
-    global n_checks
-    n_checks += 1
-    if not cond:
-        failures.append(msg)
-        if len(failures) <= 30:
-            print("FAIL:", msg)
+failures = U.failures
+U.configure_checks(print_limit=30)
+check = U.check
 
 
 def helper(mode, path):
@@ -420,5 +409,5 @@ test_stemmer()
 test_tokenizer()
 test_scores()
 test_length_edges()
-print("%d checks, %d failures" % (n_checks, len(failures)))
+print(U.summary())
 sys.exit(1 if failures else 0)

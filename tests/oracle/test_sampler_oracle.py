@@ -29,59 +29,22 @@ import os
 import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    print("numpy missing: skipped")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-HELPERS = os.environ.get("ONCOLM_HELPERS")
-TMP = os.environ.get("ONCOLM_TMP", ".")
-if not HELPERS or not os.path.exists(os.path.join(HELPERS, "sampler_run")):
-    print("ONCOLM_HELPERS/sampler_run missing: skipped")
-    sys.exit(77)
-RUN = os.path.join(HELPERS, "sampler_run")
-M64 = (1 << 64) - 1
-failures = []
+np = U.need("numpy")
+
+TMP = U.TMP
+RUN = U.need_helper("sampler_run")
+failures = U.failures
 
 
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL:", msg)
+check = U.check
 
 
 # --- generator -------------------------------------------------------------------
 
-class Xoshiro:
-    def __init__(self, seed):
-        x = seed & M64
-        self.s = []
-        for _ in range(4):
-            x = (x + 0x9E3779B97F4A7C15) & M64
-            z = x
-            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-            self.s.append(z ^ (z >> 31))
-
-    @staticmethod
-    def rotl(x, k):
-        return ((x << k) | (x >> (64 - k))) & M64
-
-    def next(self):
-        s = self.s
-        result = (self.rotl((s[1] * 5) & M64, 7) * 9) & M64
-        t = (s[1] << 17) & M64
-        s[2] ^= s[0]
-        s[3] ^= s[1]
-        s[1] ^= s[2]
-        s[0] ^= s[3]
-        s[2] ^= t
-        s[3] = self.rotl(s[3], 45)
-        return result
-
-    def uniform(self):
-        return (self.next() >> 11) * (1.0 / 9007199254740992.0)
+Xoshiro = U.Xoshiro256ss  # oncolm/rng.h, reimplemented in oracle_util
 
 
 # --- the chain -------------------------------------------------------------------
@@ -310,10 +273,7 @@ def main():
     got = run_case(9002, np.array([0.5, 1.0], np.float32), {"temperature": 1.0}, {0: -np.inf, 1: -np.inf}, [], 1)
     check(got["error"] is not None and "no token" in got["error"][1], "all banned must be an error")
     print("sampler oracle: %d cases compared, %d near-threshold cases regenerated" % (done, skipped))
-    if failures:
-        print("%d failures" % len(failures))
-        sys.exit(1)
-    print("all sampler oracle checks passed")
+    U.finish("all sampler oracle checks passed")
 
 
 main()

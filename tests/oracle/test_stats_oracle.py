@@ -32,12 +32,12 @@ except ImportError as e:
     print("scipy/statsmodels missing (%s): skipped" % e)
     sys.exit(77)
 
-HELPERS = os.environ.get("ONCOLM_HELPERS")
-if not HELPERS or not os.path.exists(os.path.join(HELPERS, "stats_run")):
-    print("ONCOLM_HELPERS/stats_run missing: skipped")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-failures = []
+HELPERS = os.path.dirname(U.need_helper("stats_run"))
+
+failures = U.failures
 
 
 def run(cmds):
@@ -168,9 +168,4 @@ for trial in range(20):
     if vals[0] == "err" or vals[:4] != vals[4:]:
         failures.append("bootstrap generic != mean version: %s" % vals)
 
-if failures:
-    print("%d failures" % len(failures))
-    for f in failures[:40]:
-        print("  " + f)
-    sys.exit(1)
-print("stats oracle: all checks passed")
+U.finish("stats oracle: all checks passed", show=40)

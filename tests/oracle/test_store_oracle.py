@@ -29,27 +29,23 @@ import time
 
 import numpy as np
 
-BIN = os.environ.get("ONCOLM_BIN")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
+
+BIN = U.need_bin()
 TMP = os.environ.get("ONCOLM_TMP", "/tmp")
-if not BIN:
-    sys.exit(77)
 W = os.path.join(TMP, "store_oracle")
 shutil.rmtree(W, ignore_errors=True)
 os.makedirs(W)
-failures = []
+failures = U.failures
 
 
-def check(cond, msg):
-    print(("ok    " if cond else "FAIL  ") + msg)
-    if not cond:
-        failures.append(msg)
+U.configure_checks(verbose=True)
+check = U.check
 
 
 def run(args, ok=True, **kw):
-    r = subprocess.run([BIN] + args, capture_output=True, text=True, **kw)
-    if ok and r.returncode != 0:
-        raise SystemExit("oncolm %s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr[-800:]))
-    return r
+    return U.run_cli(BIN, args, expect=0 if ok else None, tail=800, **kw)
 
 
 def search(db, q, *extra):
@@ -314,7 +310,4 @@ run(["index", "add", "--db", kdb, os.path.join(big, "corpus.jsonl")])
 check(stats(kdb)["notes"] == n_big, "re-running the ingest completes it (%d notes)" % n_big)
 
 shutil.rmtree(W, ignore_errors=True)
-if failures:
-    print("%d check(s) failed" % len(failures))
-    sys.exit(1)
-print("all store checks passed")
+U.finish("all store checks passed")

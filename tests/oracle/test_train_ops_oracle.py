@@ -113,6 +113,15 @@ attention_case(T, 4, 2, 16, lo, hi, 0.25)  # causal, two packed sequences, GQA
 lo = [0 if t < 8 else 8 for t in range(T)]
 hi = [6 if t < 8 else 12 for t in range(T)]
 attention_case(T, 6, 3, 8, lo, hi, 0.35)  # bidirectional with padding
+# longer than any tile of the kernels: three bidirectional inputs of 150,
+# 97 and 53 tokens (an encoder batch), and two causal sequences with GQA
+starts = [0, 150, 247, 300]
+lo = [next(a for a, b in zip(starts, starts[1:]) if a <= t < b) for t in range(300)]
+hi = [next(b for a, b in zip(starts, starts[1:]) if a <= t < b) for t in range(300)]
+attention_case(300, 4, 4, 32, lo, hi, 1 / np.sqrt(32))
+lo = [0 if t < 131 else 131 for t in range(230)]
+hi = [t + 1 for t in range(230)]
+attention_case(230, 8, 2, 64, lo, hi, 0.125)
 
 
 # --- rope ------------------------------------------------------------------------

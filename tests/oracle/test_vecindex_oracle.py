@@ -19,27 +19,19 @@ import os
 import subprocess
 import sys
 
-try:
-    import numpy as np
-except ImportError:
-    print("numpy missing: skipped")
-    sys.exit(77)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-HELPERS = os.environ.get("ONCOLM_HELPERS")
-TMP = os.environ.get("ONCOLM_TMP", ".")
-RUN = os.path.join(HELPERS or "", "vecindex_run")
-if not HELPERS or not os.path.exists(RUN):
-    print("ONCOLM_HELPERS/vecindex_run missing: skipped")
-    sys.exit(77)
+np = U.need("numpy")
 
-failures = []
+TMP = U.TMP
+RUN = U.need_helper("vecindex_run")
+
+failures = U.failures
 N, DIM, NQ, K = 3000, 96, 40, 10
 
 
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print("FAIL:", msg)
+check = U.check
 
 
 def path(name):
@@ -198,10 +190,7 @@ def main():
             os.unlink(path(name))
         except OSError:
             pass
-    if failures:
-        print("%d failures" % len(failures))
-        sys.exit(1)
-    print("all vector index oracle checks passed")
+    U.finish("all vector index oracle checks passed")
 
 
 main()

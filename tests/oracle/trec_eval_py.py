@@ -187,48 +187,8 @@ def evaluate(qrels, run, convention="trec", cutoffs=None, level=1, complete=Fals
 
 # ---- the oncolm bootstrap ---------------------------------------------------------
 
-M64 = (1 << 64) - 1
-
-
-class Xoshiro256ss:
-    """xoshiro256** seeded by four splitmix64 outputs (oncolm/rng.h)."""
-
-    def __init__(self, seed):
-        x = seed & M64
-        self.s = []
-        for _ in range(4):
-            x = (x + 0x9E3779B97F4A7C15) & M64
-            z = x
-            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-            self.s.append(z ^ (z >> 31))
-
-    @staticmethod
-    def _rotl(x, k):
-        return ((x << k) | (x >> (64 - k))) & M64
-
-    def next(self):
-        s = self.s
-        result = (self._rotl((s[1] * 5) & M64, 7) * 9) & M64
-        t = (s[1] << 17) & M64
-        s[2] ^= s[0]
-        s[3] ^= s[1]
-        s[1] ^= s[2]
-        s[0] ^= s[3]
-        s[2] ^= t
-        s[3] = self._rotl(s[3], 45)
-        return result
-
-    def below(self, bound):
-        """Lemire's unbiased integer in [0, bound)."""
-        m = self.next() * bound
-        low = m & M64
-        if low < bound:
-            t = ((1 << 64) - bound) % bound
-            while low < t:
-                m = self.next() * bound
-                low = m & M64
-        return m >> 64
+# xoshiro256** seeded by splitmix64 (oncolm/rng.h), shared with the sampler oracle
+from oracle_util import Xoshiro256ss  # noqa: E402,F401
 
 
 def bootstrap_paired(a, b, resamples, level, seed):
