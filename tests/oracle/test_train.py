@@ -131,6 +131,18 @@ def test_classify(rng, corpus):
         base = macro_f1(gold, ["no cancer"] * len(gold), labels)
         check(len(preds) == len(gold) and f1 > base + 0.4,
               "test macro-F1 %.3f vs majority class %.3f (%d reports)" % (f1, base, len(gold)))
+    # LoRA instead of full fine-tuning: adapters on every linear layer, merged on save
+    o2 = tmp("cls_lora")
+    shutil.rmtree(o2, ignore_errors=True)
+    rc, _, err = run(["train", "classify", "-m", model, "--data", data, "-o", o2, "--epochs", "15", "--batch", "8",
+                      "--lr", "5e-3", "--max-len", "32", "--rank", "8", "--eval-every", "10", "--save-every", "0",
+                      "-t", "2"])
+    f1_lora = [float(r[7]) for r in loss_rows(o2) if len(r) > 7 and r[7]] if rc == 0 else []
+    check(rc == 0 and max(f1_lora or [0]) > 0.8,
+          "train classify --rank 8 (LoRA) learns: best validation macro-F1 %.3f" % max(f1_lora or [0]))
+    if rc == 0:
+        rc, so, err = run(["classify", "-m", os.path.join(o2, "best.gguf"), "-i", texts])
+        check(rc == 0 and len(so.strip().split("\n")) == len(test), "the merged LoRA model runs in oncolm classify")
     # imbalance remedies train too
     for opt in ("--oversample", "--undersample", "--class-weights"):
         o2 = tmp("cls_" + opt.strip("-"))
