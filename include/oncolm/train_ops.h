@@ -83,8 +83,10 @@ void onc_rope_bwd(float *dx, int64_t T, int64_t H, int64_t Dh, int64_t ld, const
  * range), with softmax(scale * q.k). lse[T][H] saves the log-sum-exp of
  * each row (for the backward pass; may be NULL). A token with an empty
  * range (kv_lo == kv_hi) gets out = 0 and lse = -inf. Ranges must lie in
- * [0, T) and H be a multiple of Hkv (else ONC_ERR_INVALID). Scratch: one
- * row of T floats per thread. */
+ * [0, T) and H be a multiple of Hkv (else ONC_ERR_INVALID). Computed per
+ * head and tile of 64 queries with sgemm for q.k and p.v (threaded over
+ * tiles; results do not depend on the thread count). Scratch: 64 x T
+ * floats per thread. */
 onc_status onc_attention_fwd(onc_threadpool *tp, float *out, int64_t ldo, float *lse, const float *q, int64_t ldq,
                              const float *k, int64_t ldk, const float *v, int64_t ldv, int64_t T, int64_t H,
                              int64_t Hkv, int64_t Dh, const int32_t *kv_lo, const int32_t *kv_hi, float scale,
@@ -92,9 +94,11 @@ onc_status onc_attention_fwd(onc_threadpool *tp, float *out, int64_t ldo, float 
 /* Gradients dq, dk, dv (+=, same layouts and strides as q, k, v) from dout,
  * recomputing the probabilities from q, k and lse (out is needed for the
  * softmax backward: D_t = dout_t . out_t). Recomputes the scores (about
- * 3x the forward's dot products; nothing T x T is stored); dq is threaded
- * over (token, head), dk/dv over (key, kv head) with queries summed in
- * increasing order. Scratch: T x H floats. */
+ * 3.5x the forward's products; nothing T x T is stored) in tiles of 64
+ * queries x 64 keys of one head, products by sgemm; dq is threaded over
+ * (head, query tile), dk/dv over (kv head, key tile) with query tiles and
+ * heads summed in increasing order. Scratch: T x H floats plus 2 x 64 x 64
+ * per thread. */
 onc_status onc_attention_bwd(onc_threadpool *tp, float *dq, float *dk, float *dv, const float *dout, int64_t ldo,
                              const float *out, const float *lse, const float *q, int64_t ldq, const float *k,
                              int64_t ldk, const float *v, int64_t ldv, int64_t T, int64_t H, int64_t Hkv, int64_t Dh,
@@ -112,17 +116,20 @@ typedef struct onc_matrix {
     int64_t n_out, n_in;
 } onc_matrix;
 
-/* y[T][n_out] (row stride ldy) = x[T][n_in] W^T (the inference product).
- * Overwrites y. */
+/* y[T][n_out] (row stride ldy) = x[T][n_in] W^T (the inference product;
+ * F32 weights: one sgemm per fixed block of 256 rows of W, read in place,
+ * so the sums do not depend on the thread count as the inference path's
+ * do: the same values up to float rounding). Overwrites y. */
 onc_status onc_linear_fwd(onc_threadpool *tp, float *y, int64_t ldy, const onc_matrix *w, const float *x,
                           int64_t ldx, int64_t T, onc_error *err);
 /* Input gradient through a frozen W: dx[T][n_in] += dy[T][n_out] W. W is
- * dequantized a tile of rows at a time (never whole): scratch of at most
- * 64 rows x n_in floats per thread. In fact the input columns are cut in
- * fixed blocks of 256 (whole quant blocks) shared out to the threads, and a
- * thread dequantizes 64 rows x 256 columns at a time (64 KiB of scratch per
- * thread) and accumulates with sgemm, so each dx element sees the same
- * sums whatever the thread count. */
+ * dequantized a tile at a time (never whole): the input columns are cut in
+ * fixed blocks of 256 (whole quant blocks) shared out to the threads; a
+ * thread dequantizes 256 rows x up to 1024 of its columns at a time
+ * (scratch: 1 MiB per thread) and accumulates with one sgemm per 256 rows x
+ * 256 columns, so each dx element sees the same sums whatever the thread
+ * count. F32 arithmetic (sgemm), so it costs about 4-6x the forward's
+ * integer kernels for quantized W (docs/PERFORMANCE.md). */
 onc_status onc_linear_bwd_input(onc_threadpool *tp, float *dx, int64_t lddx, const onc_matrix *w, const float *dy,
                                 int64_t lddy, int64_t T, onc_error *err);
 /* Weight gradient of an F32 weight (full fine-tuning, heads):

@@ -298,7 +298,11 @@ static void add_bias(float *y, int64_t ldy, const float *bias, int64_t n, int64_
 }
 
 /* One block forward from x (block input) to y, keeping its intermediates
- * (and the LoRA intermediates u) in f's buffers. */
+ * (and the LoRA intermediates u) in f's buffers. y == NULL is the
+ * recomputation for the backward pass: the block output is not needed, so
+ * the FFN down product (T x F x E, the largest of the block) is skipped and
+ * only the down slot's LoRA intermediate u = drop(act) A^T is computed (its
+ * rank-r output product goes to the dh scratch, unused). */
 static onc_status block_fwd(onc_ft_model *f, uint32_t l, const float *x, float *y, int64_t T, uint64_t seed,
                             onc_error *err) {
     const ft_block *b = &f->blocks[l];
@@ -335,6 +339,12 @@ static onc_status block_fwd(onc_ft_model *f, uint32_t l, const float *x, float *
         TRY(lin_fwd(f, b, l, S_UP, f->gu + F, 2 * F, f->h2, E, T, seed, err));
     }
     for (int64_t t = 0; t < T; t++) onc_swiglu_fwd(f->act + t * F, f->gu + t * 2 * F, f->gu + t * 2 * F + F, F);
+    if (!y) {
+        if (b->lora[S_DOWN] < 0) return ONC_OK;
+        const onc_lora_weight *w = &f->lora->w[b->lora[S_DOWN]];
+        return onc_lora_fwd(f->dh, E, f->u[S_DOWN], f->act, F, w->a, w->b, T, w->n_in, w->n_out, f->lora->rank,
+                            f->lora_scale, f->lora->dropout, dropout_seed_of(seed, l, S_DOWN), err);
+    }
     TRY(lin_fwd(f, b, l, S_DOWN, y, E, f->act, F, T, seed, err));
     for (int64_t i = 0; i < T * E; i++) y[i] += f->xmid[i];
     return ONC_OK;
@@ -344,7 +354,7 @@ static onc_status block_fwd(onc_ft_model *f, uint32_t l, const float *x, float *
 static onc_status block_bwd(onc_ft_model *f, uint32_t l, const float *x, int64_t T, uint64_t seed, onc_error *err) {
     const ft_block *b = &f->blocks[l];
     const int64_t E = f->E, R = f->nqkv, F = f->F;
-    TRY(block_fwd(f, l, x, f->dh, T, seed, err)); /* recompute the intermediates (output into scratch) */
+    TRY(block_fwd(f, l, x, NULL, T, seed, err)); /* recompute the intermediates (not the output) */
     memcpy(f->dxmid, f->dx, (size_t)(T * E) * sizeof(float));
     memset(f->dact, 0, (size_t)(T * F) * sizeof(float));
     TRY(lin_bwd(f, b, l, S_DOWN, f->dact, F, f->dx, E, f->act, F, T, seed, err));

@@ -14,6 +14,7 @@
 #include "compute/gemm.h"
 #include "oncolm/rng.h"
 #include "oncolm/train_ops.h"
+#include "train/train_dequant.h"
 
 // --- norms -------------------------------------------------------------------------
 
@@ -192,6 +193,37 @@ static onc_status check_matrix(const onc_matrix *w, onc_error *err) {
     return ONC_OK;
 }
 
+/* F32 weights: the inference product is one OpenBLAS sgemm per thread over
+ * its share of W's rows, whose sums depend on the share (OpenBLAS's edge
+ * kernels sum in another order), hence on the thread count. Here W's rows
+ * go in fixed blocks of FWD_ROWS, one sgemm (M = T, N = FWD_ROWS, K = n_in,
+ * W read in place) per block, blocks shared out to the threads: the same
+ * calls whatever the thread count. Same values as inference up to float
+ * rounding (the activations are not rounded for F32 weights either). */
+#define FWD_ROWS 256
+
+typedef struct fwd_f32_task {
+    float *y;
+    int64_t ldy;
+    const onc_matrix *w;
+    const float *x;
+    int64_t ldx, T;
+} fwd_f32_task;
+
+static void fwd_f32_run(void *ctx, int ith, int nth) {
+    const fwd_f32_task *k = ctx;
+    const onc_matrix *w = k->w;
+    onc_blas_single_thread();
+    int64_t b0, b1;
+    onc_split_range((w->n_out + FWD_ROWS - 1) / FWD_ROWS, ith, nth, &b0, &b1);
+    for (int64_t r0 = b0 * FWD_ROWS; r0 < b1 * FWD_ROWS && r0 < w->n_out; r0 += FWD_ROWS) {
+        const int64_t nr = w->n_out - r0 < FWD_ROWS ? w->n_out - r0 : FWD_ROWS;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)k->T, (int)nr, (int)w->n_in, 1.0f, k->x,
+                    (int)k->ldx, (const float *)((const char *)w->data + (size_t)r0 * w->stride),
+                    (int)(w->stride / sizeof(float)), 0.0f, k->y + r0, (int)k->ldy);
+    }
+}
+
 onc_status onc_linear_fwd(onc_threadpool *tp, float *y, int64_t ldy, const onc_matrix *w, const float *x,
                           int64_t ldx, int64_t T, onc_error *err) {
     onc_status st = check_matrix(w, err);
@@ -200,16 +232,29 @@ onc_status onc_linear_fwd(onc_threadpool *tp, float *y, int64_t ldy, const onc_m
         return onc_error_set(err, ONC_ERR_INVALID, "linear: row strides %lld, %lld below %lld, %lld", (long long)ldy,
                              (long long)ldx, (long long)w->n_out, (long long)w->n_in);
     if (T <= 0 || w->n_out == 0) return ONC_OK;
+    if (w->type == ONC_TYPE_F32 && w->stride % sizeof(float) == 0) {
+        fwd_f32_task k = {y, ldy, w, x, ldx, T};
+        onc_threadpool_run(tp, fwd_f32_run, &k);
+        return ONC_OK;
+    }
     return onc_mul_mat_f32(tp, y, ldy, w->type, w->data, w->stride, w->n_out, x, ldx, w->n_in, T, err);
 }
 
-/* dx += dy W: the input columns are cut in fixed blocks of BWD_COLS (a
- * multiple of every block size) handed out to threads; for its blocks a
- * thread dequantizes BWD_ROWS rows x BWD_COLS columns of W at a time and
- * accumulates with sgemm. Every element of dx sees the same sequence of
- * sgemm calls whatever the thread count. */
-#define BWD_ROWS 64
+/* dx += dy W. The input columns are cut in fixed blocks of BWD_COLS (a
+ * multiple of every block size); each thread owns a contiguous range of
+ * blocks (onc_split_range). It walks its range BWD_PANEL columns at a time:
+ * for each chunk of BWD_ROWS rows of W, in increasing order, it dequantizes
+ * that chunk x panel into scratch (one row call per row, so the per-call
+ * cost is amortized over several quant blocks; AVX-512 row dequantizers
+ * for Q4_K/Q6_K, bit-identical to onc_dequantize_row; F32 is read in
+ * place) and then issues
+ * one sgemm per column block: dx[:, blk] += dy[:, chunk] W[chunk, blk]
+ * (M = T, N = BWD_COLS, K = BWD_ROWS: shapes OpenBLAS runs near its peak).
+ * Every element of dx sees the same sequence of sgemm calls (same shapes,
+ * same operands) whatever the thread count, hence the same sums. */
+#define BWD_ROWS 256
 #define BWD_COLS 256
+#define BWD_PANEL 1024 /* columns dequantized per row and call: 4 column blocks */
 
 typedef struct bwd_task {
     float *dx;
@@ -217,27 +262,45 @@ typedef struct bwd_task {
     const onc_matrix *w;
     const float *dy;
     int64_t lddy, T;
-    float *scratch; /* BWD_ROWS * BWD_COLS per thread */
+    float *scratch; /* BWD_ROWS * BWD_PANEL per thread */
 } bwd_task;
 
 static void bwd_run(void *ctx, int ith, int nth) {
     const bwd_task *k = ctx;
     const onc_matrix *w = k->w;
     onc_blas_single_thread();
-    float *panel = k->scratch + (size_t)ith * BWD_ROWS * BWD_COLS;
+    float *panel = k->scratch + (size_t)ith * BWD_ROWS * BWD_PANEL;
     const int64_t nblk = (w->n_in + BWD_COLS - 1) / BWD_COLS;
     int64_t b0, b1;
     onc_split_range(nblk, ith, nth, &b0, &b1);
-    for (int64_t blk = b0; blk < b1; blk++) {
-        const int64_t c0 = blk * BWD_COLS, cw = w->n_in - c0 < BWD_COLS ? w->n_in - c0 : BWD_COLS;
-        const size_t off = onc_type_row_size(w->type, c0);
+    const onc_train_dequant_fn fast = onc_train_dequant_get(w->type); /* SIMD, bit-identical, or NULL */
+    for (int64_t p0 = b0 * BWD_COLS; p0 < b1 * BWD_COLS && p0 < w->n_in; p0 += BWD_PANEL) {
+        int64_t p1 = p0 + BWD_PANEL;
+        if (p1 > b1 * BWD_COLS) p1 = b1 * BWD_COLS;
+        if (p1 > w->n_in) p1 = w->n_in;
+        const int64_t pw = p1 - p0;
+        const size_t off = onc_type_row_size(w->type, p0);
         for (int64_t r0 = 0; r0 < w->n_out; r0 += BWD_ROWS) {
             const int64_t nr = w->n_out - r0 < BWD_ROWS ? w->n_out - r0 : BWD_ROWS;
-            for (int64_t r = 0; r < nr; r++)
-                onc_dequantize_row(w->type, (const char *)w->data + (size_t)(r0 + r) * w->stride + off,
-                                   panel + r * cw, cw);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)k->T, (int)cw, (int)nr, 1.0f,
-                        k->dy + r0, (int)k->lddy, panel, (int)cw, 1.0f, k->dx + c0, (int)k->lddx);
+            const float *tile = panel;
+            int64_t ldt = pw;
+            if (w->type == ONC_TYPE_F32 && w->stride % sizeof(float) == 0) { /* read in place */
+                tile = (const float *)((const char *)w->data + (size_t)r0 * w->stride) + p0;
+                ldt = (int64_t)(w->stride / sizeof(float));
+            } else {
+                for (int64_t r = 0; r < nr; r++) {
+                    const char *src = (const char *)w->data + (size_t)(r0 + r) * w->stride + off;
+                    if (fast)
+                        fast(src, panel + r * pw, pw);
+                    else
+                        onc_dequantize_row(w->type, src, panel + r * pw, pw);
+                }
+            }
+            for (int64_t c0 = p0; c0 < p1; c0 += BWD_COLS) {
+                const int64_t cw = p1 - c0 < BWD_COLS ? p1 - c0 : BWD_COLS;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)k->T, (int)cw, (int)nr, 1.0f,
+                            k->dy + r0, (int)k->lddy, tile + (c0 - p0), (int)ldt, 1.0f, k->dx + c0, (int)k->lddx);
+            }
         }
     }
 }
@@ -251,7 +314,7 @@ onc_status onc_linear_bwd_input(onc_threadpool *tp, float *dx, int64_t lddx, con
                              (long long)lddx, (long long)lddy, (long long)w->n_in, (long long)w->n_out);
     if (T <= 0 || w->n_out == 0) return ONC_OK;
     const int nth = tp ? onc_threadpool_n_threads(tp) : 1;
-    float *scratch = malloc((size_t)nth * BWD_ROWS * BWD_COLS * sizeof(float));
+    float *scratch = malloc((size_t)nth * BWD_ROWS * BWD_PANEL * sizeof(float));
     if (!scratch) return onc_error_set(err, ONC_ERR_NOMEM, "linear backward: out of memory");
     bwd_task k = {dx, lddx, w, dy, lddy, T, scratch};
     onc_threadpool_run(tp, bwd_run, &k);
@@ -375,7 +438,7 @@ void onc_embedding_bwd(float *demb, const float *dx, const int32_t *ids, int64_t
 #define XENT_CHUNK 32
 
 /* Per chunk of up to XENT_CHUNK counted tokens: gather their h rows, logits
- * by the inference product, log-softmax in double per row, then (when dh)
+ * by onc_linear_fwd (the inference product), log-softmax in double per row, then (when dh)
  * the rows become grad_scale * (softmax - onehot) and go back through
  * onc_linear_bwd_input. Scratch: XENT_CHUNK x (V + 2 E) floats. */
 onc_status onc_cross_entropy_chunked(onc_threadpool *tp, double *loss_sum, int64_t *n_counted, float *dh,
@@ -403,7 +466,7 @@ onc_status onc_cross_entropy_chunked(onc_threadpool *tp, double *loss_sum, int64
                 n++;
             }
         if (n == 0) break;
-        if ((st = onc_mul_mat_f32(tp, logits, V, w->type, w->data, w->stride, V, hc, E, E, n, err))) goto done;
+        if ((st = onc_linear_fwd(tp, logits, V, w, hc, E, n, err))) goto done;
         for (int i = 0; i < n; i++) {
             float *row = logits + (size_t)i * V;
             const int32_t y = labels[rows[i]];
