@@ -283,8 +283,13 @@ def test_embed(rng, corpus):
 
 
 def test_mlm(rng, corpus):
-    model = tmp("mlm.gguf")
-    make_model(model, corpus)
+    # from scratch: a WordPiece vocabulary from `oncolm vocab train`, then a random model with it
+    vocab, model = tmp("mlm_vocab.gguf"), tmp("mlm.gguf")
+    rc, _, err = run(["vocab", "train", "--kind", "wpm", "--size", "500", "--out", vocab, corpus])
+    check(rc == 0, "vocab train wpm (%s)" % err.strip()[-200:])
+    rc, _, err = run(["model", "create", "--arch", "bert", "--layers", "2", "--embd", "64", "--heads", "4", "--ff",
+                      "128", "--vocab", vocab, "-o", model])
+    check(rc == 0, "model create with that vocabulary (%s)" % err.strip()[-200:])
     texts = tmp("notes.txt")
     with open(texts, "w") as f:
         for i in range(60):
