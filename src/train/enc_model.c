@@ -18,7 +18,11 @@
  * 2 FFN output) of layer l draws one onc_rng_next per element from a seed
  * hashing (dropout_seed, l, s, t); kept elements are scaled by 1/(1-p).
  * The backward pass regenerates them. Rows are independent, so the masks
- * do not depend on the thread count. */
+ * do not depend on the thread count.
+ *
+ * GELU: erf form; with AVX-512 a vector version (enc_model_avx512.c,
+ * within 5e-7 of libm's) that also yields gelu' for the backward, which
+ * recomputes the up projection's activation instead of saving it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +83,15 @@ static void tile_run(void *ctx, int64_t lo, int64_t hi) {
     }
 }
 
+/* Output tile edge of the three F32 products. Each tile is one sgemm call
+ * that packs its A rows and B columns again, so small tiles pay packing
+ * over and over: on the 2-core EPYC (OpenBLAS 0.3.21, one thread, T = 1024,
+ * 768 x 768) 64 x 256 / 128 x 128 tiles ran at 97-106 GFLOP/s, 256 x 256 at
+ * 106-112 (Haswell kernels; 175-188 vs 198-206 with OPENBLAS_CORETYPE=
+ * SKYLAKEX). BERT-base dimensions (768, 3072) are multiples of 256, and
+ * 1024 tokens x 768 still make 12 tiles to share out. */
+#define ENC_TILE 256
+
 static void sgemm_tiled(onc_threadpool *tp, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                         const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc,
                         int64_t tm, int64_t tn) {
@@ -91,16 +104,17 @@ static void sgemm_tiled(onc_threadpool *tp, bool ta, bool tb, int64_t M, int64_t
 void enc_weight_grad(onc_threadpool *tp, float *dw, const float *dy, int64_t lddy, const float *x, int64_t ldx,
                      int64_t T, int64_t n_out, int64_t n_in) {
     if (!dw || T <= 0) return;
-    /* dw[n_out][n_in] += dy^T x, tiles of 64 x 256 */
-    sgemm_tiled(tp, true, false, n_out, n_in, T, 1.0f, dy, lddy, x, ldx, 1.0f, dw, n_in, 64, 256);
+    /* dw[n_out][n_in] += dy^T x */
+    sgemm_tiled(tp, true, false, n_out, n_in, T, 1.0f, dy, lddy, x, ldx, 1.0f, dw, n_in, ENC_TILE, ENC_TILE);
 }
 
 onc_status enc_linear_fwd(onc_threadpool *tp, float *y, int64_t ldy, const onc_matrix *w, const float *x,
                           int64_t ldx, int64_t T, onc_error *err) {
     if (w->type != ONC_TYPE_F32 || w->stride != (size_t)w->n_in * sizeof(float))
         return onc_linear_fwd(tp, y, ldy, w, x, ldx, T, err);
-    /* y[T][n_out] = x W^T, tiles of 128 x 128 */
-    sgemm_tiled(tp, false, true, T, w->n_out, w->n_in, 1.0f, x, ldx, w->data, w->n_in, 0.0f, y, ldy, 128, 128);
+    /* y[T][n_out] = x W^T */
+    sgemm_tiled(tp, false, true, T, w->n_out, w->n_in, 1.0f, x, ldx, w->data, w->n_in, 0.0f, y, ldy, ENC_TILE,
+                ENC_TILE);
     return ONC_OK;
 }
 
@@ -108,8 +122,9 @@ onc_status enc_linear_bwd_input(onc_threadpool *tp, float *dx, int64_t lddx, con
                                 int64_t lddy, int64_t T, onc_error *err) {
     if (w->type != ONC_TYPE_F32 || w->stride != (size_t)w->n_in * sizeof(float))
         return onc_linear_bwd_input(tp, dx, lddx, w, dy, lddy, T, err);
-    /* dx[T][n_in] += dy W, tiles of 128 x 256 */
-    sgemm_tiled(tp, false, false, T, w->n_in, w->n_out, 1.0f, dy, lddy, w->data, w->n_in, 1.0f, dx, lddx, 128, 256);
+    /* dx[T][n_in] += dy W */
+    sgemm_tiled(tp, false, false, T, w->n_in, w->n_out, 1.0f, dy, lddy, w->data, w->n_in, 1.0f, dx, lddx, ENC_TILE,
+                ENC_TILE);
     return ONC_OK;
 }
 
@@ -256,9 +271,31 @@ static void vadd(onc_threadpool *tp, float *y, const float *a, const float *b, i
     enc_pfor(tp, n, add_run, &c);
 }
 
+static bool use_avx512(void) {
+#if defined(ONC_HAVE_X86_SIMD)
+    return onc_simd_level_get() >= ONC_SIMD_AVX512;
+#else
+    return false;
+#endif
+}
+
+/* y = gelu(a); with AVX-512 also b = gelu'(a) when b is set (c->b is
+ * written through a cast: the backward's scratch). */
 static void gelu_run(void *ctx, int64_t lo, int64_t hi) {
     const ew_ctx *c = ctx;
+#if defined(ONC_HAVE_X86_SIMD)
+    if (use_avx512()) {
+        enc_gelu_avx512(c->y + lo, c->b ? (float *)c->b + lo : NULL, c->a + lo, hi - lo);
+        return;
+    }
+#endif
     onc_gelu_erf_fwd(c->y + lo, c->a + lo, hi - lo);
+}
+
+/* y *= a */
+static void mul_run(void *ctx, int64_t lo, int64_t hi) {
+    const ew_ctx *c = ctx;
+    for (int64_t i = lo; i < hi; i++) c->y[i] *= c->a[i];
 }
 
 static void gelu_bwd_run(void *ctx, int64_t lo, int64_t hi) {
@@ -326,7 +363,7 @@ void onc_enc_model_free(onc_enc_model *m) {
                      m->mlm_w,     m->mlm_b,     m->g_mlm_w,   m->g_mlm_b,    m->mlm_nw,    m->mlm_nb,
                      m->g_mlm_nw,  m->g_mlm_nb,  m->mlm_ob,    m->g_mlm_ob,   m->xs,        m->emb_pre,
                      m->mean0,     m->rstd0,     m->dx,        m->dh,         m->dt,        m->dqkv,
-                     m->dattn,     m->dff,       m->ff_act};
+                     m->dattn,     m->dff,       m->ff_act,     m->gelu_g};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(m->pos), free(m->kv_lo), free(m->kv_hi), free(m->types), free(m->ids);
     onc_tokenizer_free(m->tok);
@@ -659,7 +696,8 @@ onc_enc_model *onc_enc_model_load(const char *path, const onc_enc_model_params *
     if (!(m->xs = falloc(m, (int64_t)(hp->n_layer + 1) * T * E)) || !(m->emb_pre = falloc(m, T * E)) ||
         !(m->mean0 = falloc(m, T)) || !(m->rstd0 = falloc(m, T)) || !(m->dx = falloc(m, T * E)) ||
         !(m->dh = falloc(m, T * E)) || !(m->dt = falloc(m, T * E)) || !(m->dqkv = falloc(m, T * m->nqkv)) ||
-        !(m->dattn = falloc(m, T * E)) || !(m->dff = falloc(m, T * F)) || !(m->ff_act = falloc(m, T * F)))
+        !(m->dattn = falloc(m, T * E)) || !(m->dff = falloc(m, T * F)) || !(m->ff_act = falloc(m, T * F)) ||
+        (use_avx512() && !(m->gelu_g = falloc(m, T * F))))
         NOMEM();
     m->pos = malloc((size_t)T * sizeof(int32_t));
     m->kv_lo = malloc((size_t)T * sizeof(int32_t));
@@ -851,16 +889,26 @@ onc_status onc_enc_model_backward(onc_enc_model *m, const float *dstates, onc_er
         /* FFN branch: dt = drop^T(d out_pre) */
         memcpy(dt, dh, (size_t)(T * E) * sizeof(float));
         dropout(m, dt, T, l + 1, 2);
-        ew_ctx gc = {.y = m->ff_act, .a = L->ff_pre};
+        /* gelu output again (not saved), and with AVX-512 gelu' in the same pass
+         * (the level is asked again: it may have been lowered since the load) */
+        const bool fused = m->gelu_g && use_avx512();
+        ew_ctx gc = {.y = m->ff_act, .a = L->ff_pre, .b = fused ? m->gelu_g : NULL};
         enc_pfor(m->tp, T * F, gelu_run, &gc);
         float *dact = m->dff; /* d gelu output */
         memset(dact, 0, (size_t)(T * F) * sizeof(float));
         if ((st = lin_bwd(m, &L->lin[EL_DOWN], dact, dt, E, m->ff_act, T, l, EL_DOWN, err))) return st;
-        /* d ff_pre = gelu'(ff_pre) * dact, into ff_act (no longer needed) */
-        memset(m->ff_act, 0, (size_t)(T * F) * sizeof(float));
-        ew_ctx gb = {.y = m->ff_act, .a = L->ff_pre, .b = dact};
-        enc_pfor(m->tp, T * F, gelu_bwd_run, &gb);
-        if ((st = lin_bwd(m, &L->lin[EL_UP], dh, m->ff_act, F, L->h, T, l, EL_UP, err))) return st;
+        /* d ff_pre = gelu'(ff_pre) * dact: in place in dact, or into ff_act (no longer needed) */
+        float *dpre = dact;
+        if (fused) {
+            ew_ctx gm = {.y = dact, .a = m->gelu_g};
+            enc_pfor(m->tp, T * F, mul_run, &gm);
+        } else {
+            dpre = m->ff_act;
+            memset(dpre, 0, (size_t)(T * F) * sizeof(float));
+            ew_ctx gb = {.y = dpre, .a = L->ff_pre, .b = dact};
+            enc_pfor(m->tp, T * F, gelu_bwd_run, &gb);
+        }
+        if ((st = lin_bwd(m, &L->lin[EL_UP], dh, dpre, F, L->h, T, l, EL_UP, err))) return st;
         /* LN1: dh -> d h_pre into dx (dx is free now: it held d x_{l+1}) */
         memset(dx, 0, (size_t)(T * E) * sizeof(float));
         enc_ln_bwd(m->tp, dx, L->ln1.gw, L->ln1.gb, dh, L->h_pre, L->mean1, L->rstd1, L->ln1.w, T, E);

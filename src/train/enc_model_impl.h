@@ -86,6 +86,7 @@ struct onc_enc_model {
     float p_drop;               /* its hidden dropout (0 when not training) */
     /* backward scratch */
     float *dx, *dh, *dt, *dqkv, *dattn, *dff, *ff_act;
+    float *gelu_g; /* gelu'(up output) in the backward (AVX-512 path; else NULL) */
 
     size_t bytes;
 };
@@ -119,5 +120,13 @@ void enc_ln_bwd(onc_threadpool *tp, float *dx, float *dw, float *db, const float
                 const float *mean, const float *rstd, const float *w, int64_t T, int64_t D);
 /* N(0, std^2) fill from rng seeded with seed. */
 void enc_fill_normal(float *x, int64_t n, float std, uint64_t seed);
+
+/* Exact (erf) GELU with AVX-512 (enc_model_avx512.c): y = x Phi(x), and
+ * with g also g = gelu'(x) = Phi(x) + x phi(x), Phi through Abramowitz &
+ * Stegun 7.1.26 (|error| < 1.5e-7) and one vector exp shared by Phi and
+ * phi. The scalar path is onc_gelu_erf_fwd/bwd (libm erff). */
+#if defined(ONC_HAVE_X86_SIMD)
+void enc_gelu_avx512(float *y, float *g, const float *x, int64_t n);
+#endif
 
 #endif
