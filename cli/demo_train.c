@@ -137,10 +137,10 @@ static bool write_ct(const char *in, const char *out) {
 }
 
 /* Run the test questions against the store with `mode` into run_path
- * (oncolm search --queries), quietly. */
-static int search_run(char *db, char *queries, char *mode, char *run_path) {
+ * (oncolm search --queries), named `name` in the run file and the tables. */
+static int search_run(char *db, char *queries, char *mode, char *name, char *run_path) {
     char *argv[] = {"search", "--db", db, "--queries", queries, "--split", "test", "--run", run_path,
-                    "--mode", mode, "--k", "10", NULL};
+                    "--mode", mode, "--k", "10", "--run-name", name, NULL};
     printf("  ");
     fflush(stdout);
     return cmd_search(ARGC(argv), argv);
@@ -270,16 +270,17 @@ int demo_step_train(demo *d) {
            demo_now() - t0);
 
     /* 4. the test patients' questions: BM25, starting point, embedder, hybrid */
-    if ((rc = search_run(db, queries, "bm25", runs[0])) != CLI_EXIT_OK) goto done;
+    if ((rc = search_run(db, queries, "bm25", "bm25", runs[0])) != CLI_EXIT_OK) goto done;
     const char *models[2] = {mlm_model, emb_model};
     for (int m = 0; m < 2; m++) {
         if (!(s = onc_store_open(db, false, NULL, &err))) goto fail;
         t0 = demo_now();
         if (onc_store_dense_build(s, models[m], ONC_ANN_AUTO, 0, NULL, NULL, &err) != ONC_OK) goto fail;
         onc_store_close(s), s = NULL;
-        if ((rc = search_run(db, queries, "dense", runs[1 + m])) != CLI_EXIT_OK) goto done;
+        char *name = m ? "embedder" : "pretrained-start";
+        if ((rc = search_run(db, queries, "dense", name, runs[1 + m])) != CLI_EXIT_OK) goto done;
     }
-    if ((rc = search_run(db, queries, "hybrid", runs[3])) != CLI_EXIT_OK) goto done;
+    if ((rc = search_run(db, queries, "hybrid", "hybrid", runs[3])) != CLI_EXIT_OK) goto done;
     printf("\n  Runs: 1 BM25, 2 the pre-trained encoder before contrastive training, 3 the trained embedder,\n"
            "  4 hybrid (BM25 + embedder, reciprocal rank fusion). Per question category, as trec_eval:\n");
     fflush(stdout);
