@@ -19,27 +19,20 @@ import subprocess
 import sys
 import time
 
-BIN = os.environ.get("ONCOLM_BIN")
-TMP = os.environ.get("ONCOLM_TMP", ".")
-if not BIN:
-    print("ONCOLM_BIN not set: skipped")
-    sys.exit(77)
-failures = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg, flush=True)
-    if not cond:
-        failures.append(msg)
+BIN = U.need_bin()
+TMP = U.TMP
+U.configure_checks(verbose=True)
+check = U.check
+failures = U.failures
+tmp = U.tmp_namer("ft_")
 
 
 def run(args):
-    r = subprocess.run([BIN] + args, capture_output=True, text=True, errors="replace")
+    r = U.run_cli(BIN, args, expect=None)
     return r.returncode, r.stdout, r.stderr
-
-
-def tmp(name):
-    return os.path.join(TMP, "ft_" + name)
 
 
 def read_csv(path):

@@ -23,27 +23,20 @@ import subprocess
 import sys
 import time
 
-BIN = os.environ.get("ONCOLM_BIN")
-TMP = os.environ.get("ONCOLM_TMP", ".")
-if not BIN:
-    print("ONCOLM_BIN not set: skipped")
-    sys.exit(77)
-failures = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oracle_util as U  # noqa: E402
 
-
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg, flush=True)
-    if not cond:
-        failures.append(msg)
+BIN = U.need_bin()
+TMP = U.TMP
+U.configure_checks(verbose=True)
+check = U.check
+failures = U.failures
+tmp = U.tmp_namer("tr_")
 
 
 def run(args):
-    r = subprocess.run([BIN] + args, capture_output=True, text=True, errors="replace")
+    r = U.run_cli(BIN, args, expect=None)
     return r.returncode, r.stdout, r.stderr
-
-
-def tmp(name):
-    return os.path.join(TMP, "tr_" + name)
 
 
 def loss_rows(out):
@@ -105,7 +98,6 @@ def test_classify(rng, corpus):
     check(rc == 0, "train classify runs (%s)" % err.strip()[-300:])
     if rc:
         return
-    val = [r for r in rows if r["split"] == "validation"]
     rows_csv = loss_rows(out)
     f1_logged = [float(r[7]) for r in rows_csv if len(r) > 7 and r[7]]
     check(len(f1_logged) >= 3 and max(f1_logged) > 0.9,
