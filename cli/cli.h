@@ -30,6 +30,24 @@ int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((form
 bool cli_parse_i64(const char *flag, const char *s, int64_t min, int64_t max, int64_t *out);
 bool cli_parse_f64(const char *flag, const char *s, double *out);
 
+/* Links of an option chain `if (...) ... CLI_INT_OPT(...) CLI_F_OPT(...)
+ * else ...` inside an argument loop with locals `a` (the flag), `v` (its
+ * value), `int64_t iv` and `double dv`: flag `name` sets dst from an integer
+ * in [lo, hi] or a number in [lo, hi]; out of range is a usage error
+ * "<cmd>: <flag> must be in [lo, hi]" (with `usage`), exit 2. */
+#define CLI_INT_OPT(name, lo, hi, dst)                                                                                 \
+    else if (!strcmp(a, name)) {                                                                                       \
+        if (!cli_parse_i64(a, v, lo, hi, &iv)) return CLI_EXIT_USAGE;                                                  \
+        dst = iv;                                                                                                      \
+    }
+#define CLI_F_OPT(usage, cmd, name, lo, hi, dst)                                                                       \
+    else if (!strcmp(a, name)) {                                                                                       \
+        if (!cli_parse_f64(a, v, &dv)) return CLI_EXIT_USAGE;                                                          \
+        if (!(dv >= lo && dv <= hi))                                                                                   \
+            return cli_usage_error(usage, "%s: %s must be in [%g, %g]", cmd, a, (double)(lo), (double)(hi));          \
+        dst = dv;                                                                                                      \
+    }
+
 /* Read a whole file ("-" = stdin) into a malloc()ed NUL-terminated buffer.
  * Returns NULL with err set on failure. *len excludes the NUL. */
 char *cli_read_file(const char *path, size_t *len, onc_error *err);

@@ -68,17 +68,6 @@ int cmd_finetune(int argc, char **argv) {
         if (a[0] != '-' || !a[1]) return cli_usage_error(finetune_usage, "finetune: unexpected argument '%s'", a);
         if (!v) return cli_usage_error(finetune_usage, "finetune: %s needs a value", a);
         i++;
-#define INT_OPT(name, lo, hi, dst)                                                                                     \
-    else if (!strcmp(a, name)) {                                                                                       \
-        if (!cli_parse_i64(a, v, lo, hi, &iv)) return CLI_EXIT_USAGE;                                                  \
-        dst = iv;                                                                                                      \
-    }
-#define F_OPT(name, lo, hi, dst)                                                                                       \
-    else if (!strcmp(a, name)) {                                                                                       \
-        if (!cli_parse_f64(a, v, &dv)) return CLI_EXIT_USAGE;                                                          \
-        if (!(dv >= lo && dv <= hi)) return cli_usage_error(finetune_usage, "finetune: %s must be in [%g, %g]", a, (double)lo, (double)hi); \
-        dst = dv;                                                                                                      \
-    }
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) p.model_path = v;
         else if (!strcmp(a, "--data")) p.data_path = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) p.out_dir = v;
@@ -88,29 +77,27 @@ int cmd_finetune(int argc, char **argv) {
         } else if (!strcmp(a, "--schedule")) {
             if (onc_lr_schedule_parse(v, &p.schedule, &err) != ONC_OK) return cli_usage_error(finetune_usage, "%s", err.msg);
         }
-        INT_OPT("--rank", 1, 4096, p.lora.rank)
-        INT_OPT("--max-len", 2, 1 << 20, p.max_len)
-        INT_OPT("--batch", 1, 4096, p.batch_size)
-        INT_OPT("--grad-accum", 1, 1 << 20, p.grad_accum)
-        INT_OPT("--epochs", 1, 1 << 20, p.epochs)
-        INT_OPT("--max-steps", 0, INT64_MAX / 2, p.max_steps)
-        INT_OPT("--warmup-steps", 0, INT64_MAX / 2, p.warmup_steps)
-        INT_OPT("--eval-every", 0, INT64_MAX / 2, p.eval_every)
-        INT_OPT("--patience", 0, 1 << 20, p.patience)
-        INT_OPT("--save-every", 0, INT64_MAX / 2, p.save_every)
-        INT_OPT("--seed", 0, INT64_MAX, p.seed)
-        INT_OPT("--threads", 1, 1024, p.n_threads)
-        INT_OPT("-t", 1, 1024, p.n_threads)
-        F_OPT("--alpha", 1e-6, 1e6, p.lora.alpha)
-        F_OPT("--dropout", 0, 0.95, p.lora.dropout)
-        F_OPT("--val-fraction", 0, 0.95, p.val_fraction)
-        F_OPT("--lr", 0, 10, p.lr)
-        F_OPT("--warmup-ratio", 0, 1, p.warmup_ratio)
-        F_OPT("--weight-decay", 0, 10, p.weight_decay)
-        F_OPT("--max-grad-norm", 0, 1e9, p.max_grad_norm)
+        CLI_INT_OPT("--rank", 1, 4096, p.lora.rank)
+        CLI_INT_OPT("--max-len", 2, 1 << 20, p.max_len)
+        CLI_INT_OPT("--batch", 1, 4096, p.batch_size)
+        CLI_INT_OPT("--grad-accum", 1, 1 << 20, p.grad_accum)
+        CLI_INT_OPT("--epochs", 1, 1 << 20, p.epochs)
+        CLI_INT_OPT("--max-steps", 0, INT64_MAX / 2, p.max_steps)
+        CLI_INT_OPT("--warmup-steps", 0, INT64_MAX / 2, p.warmup_steps)
+        CLI_INT_OPT("--eval-every", 0, INT64_MAX / 2, p.eval_every)
+        CLI_INT_OPT("--patience", 0, 1 << 20, p.patience)
+        CLI_INT_OPT("--save-every", 0, INT64_MAX / 2, p.save_every)
+        CLI_INT_OPT("--seed", 0, INT64_MAX, p.seed)
+        CLI_INT_OPT("--threads", 1, 1024, p.n_threads)
+        CLI_INT_OPT("-t", 1, 1024, p.n_threads)
+        CLI_F_OPT(finetune_usage, "finetune", "--alpha", 1e-6, 1e6, p.lora.alpha)
+        CLI_F_OPT(finetune_usage, "finetune", "--dropout", 0, 0.95, p.lora.dropout)
+        CLI_F_OPT(finetune_usage, "finetune", "--val-fraction", 0, 0.95, p.val_fraction)
+        CLI_F_OPT(finetune_usage, "finetune", "--lr", 0, 10, p.lr)
+        CLI_F_OPT(finetune_usage, "finetune", "--warmup-ratio", 0, 1, p.warmup_ratio)
+        CLI_F_OPT(finetune_usage, "finetune", "--weight-decay", 0, 10, p.weight_decay)
+        CLI_F_OPT(finetune_usage, "finetune", "--max-grad-norm", 0, 1e9, p.max_grad_norm)
         else return cli_usage_error(finetune_usage, "finetune: unknown option '%s'", a);
-#undef INT_OPT
-#undef F_OPT
     }
     if (!p.model_path || !p.data_path || !p.out_dir)
         return cli_usage_error(finetune_usage, "finetune: -m MODEL, --data FILE and -o OUT_DIR are needed");

@@ -113,18 +113,6 @@ int cmd_train(int argc, char **argv) {
         if (a[0] != '-' || !a[1]) return cli_usage_error(train_usage, "train: unexpected argument '%s'", a);
         if (!v) return cli_usage_error(train_usage, "train: %s needs a value", a);
         i++;
-#define INT_OPT(name, lo, hi, dst)                                                                                     \
-    else if (!strcmp(a, name)) {                                                                                       \
-        if (!cli_parse_i64(a, v, lo, hi, &iv)) return CLI_EXIT_USAGE;                                                  \
-        dst = iv;                                                                                                      \
-    }
-#define F_OPT(name, lo, hi, dst)                                                                                       \
-    else if (!strcmp(a, name)) {                                                                                       \
-        if (!cli_parse_f64(a, v, &dv)) return CLI_EXIT_USAGE;                                                          \
-        if (!(dv >= lo && dv <= hi))                                                                                   \
-            return cli_usage_error(train_usage, "train: %s must be in [%g, %g]", a, (double)lo, (double)hi);          \
-        dst = dv;                                                                                                      \
-    }
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) p.model_path = v;
         else if (!strcmp(a, "--data")) p.data_path = v;
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) p.out_dir = v;
@@ -147,33 +135,31 @@ int cmd_train(int argc, char **argv) {
             if (!(dv >= 0 && dv <= 10)) return cli_usage_error(train_usage, "train: --lr must be in [0, 10]");
             p.lr = dv, lr_given = true;
         }
-        INT_OPT("--rank", 0, 4096, p.lora.rank)
-        INT_OPT("--max-len", 4, 1 << 16, p.max_len)
-        INT_OPT("--batch", 1, 1 << 16, p.batch_size)
-        INT_OPT("--grad-accum", 1, 1 << 20, p.grad_accum)
-        INT_OPT("--epochs", 1, 1 << 20, p.epochs)
-        INT_OPT("--max-steps", 0, INT64_MAX / 2, p.max_steps)
-        INT_OPT("--warmup-steps", 0, INT64_MAX / 2, p.warmup_steps)
-        INT_OPT("--eval-every", 0, INT64_MAX / 2, p.eval_every)
-        INT_OPT("--patience", 0, 1 << 20, p.patience)
-        INT_OPT("--save-every", 0, INT64_MAX / 2, p.save_every)
-        INT_OPT("--chunk", 0, 1 << 20, p.chunk)
-        INT_OPT("--mine-negatives", 0, 64, p.mine_negatives)
-        INT_OPT("--seed", 0, INT64_MAX, p.seed)
-        INT_OPT("--threads", 1, 1024, p.n_threads)
-        INT_OPT("-t", 1, 1024, p.n_threads)
-        F_OPT("--alpha", 1e-6, 1e6, p.lora.alpha)
-        F_OPT("--lora-dropout", 0, 0.95, p.lora.dropout)
-        F_OPT("--dropout", 0, 0.95, p.dropout)
-        F_OPT("--val-fraction", 0, 0.95, p.val_fraction)
-        F_OPT("--warmup-ratio", 0, 1, p.warmup_ratio)
-        F_OPT("--weight-decay", 0, 10, p.weight_decay)
-        F_OPT("--max-grad-norm", 0, 1e9, p.max_grad_norm)
-        F_OPT("--scale", 1e-3, 1e4, p.scale)
-        F_OPT("--mlm-probability", 1e-3, 0.999, p.mlm_probability)
+        CLI_INT_OPT("--rank", 0, 4096, p.lora.rank)
+        CLI_INT_OPT("--max-len", 4, 1 << 16, p.max_len)
+        CLI_INT_OPT("--batch", 1, 1 << 16, p.batch_size)
+        CLI_INT_OPT("--grad-accum", 1, 1 << 20, p.grad_accum)
+        CLI_INT_OPT("--epochs", 1, 1 << 20, p.epochs)
+        CLI_INT_OPT("--max-steps", 0, INT64_MAX / 2, p.max_steps)
+        CLI_INT_OPT("--warmup-steps", 0, INT64_MAX / 2, p.warmup_steps)
+        CLI_INT_OPT("--eval-every", 0, INT64_MAX / 2, p.eval_every)
+        CLI_INT_OPT("--patience", 0, 1 << 20, p.patience)
+        CLI_INT_OPT("--save-every", 0, INT64_MAX / 2, p.save_every)
+        CLI_INT_OPT("--chunk", 0, 1 << 20, p.chunk)
+        CLI_INT_OPT("--mine-negatives", 0, 64, p.mine_negatives)
+        CLI_INT_OPT("--seed", 0, INT64_MAX, p.seed)
+        CLI_INT_OPT("--threads", 1, 1024, p.n_threads)
+        CLI_INT_OPT("-t", 1, 1024, p.n_threads)
+        CLI_F_OPT(train_usage, "train", "--alpha", 1e-6, 1e6, p.lora.alpha)
+        CLI_F_OPT(train_usage, "train", "--lora-dropout", 0, 0.95, p.lora.dropout)
+        CLI_F_OPT(train_usage, "train", "--dropout", 0, 0.95, p.dropout)
+        CLI_F_OPT(train_usage, "train", "--val-fraction", 0, 0.95, p.val_fraction)
+        CLI_F_OPT(train_usage, "train", "--warmup-ratio", 0, 1, p.warmup_ratio)
+        CLI_F_OPT(train_usage, "train", "--weight-decay", 0, 10, p.weight_decay)
+        CLI_F_OPT(train_usage, "train", "--max-grad-norm", 0, 1e9, p.max_grad_norm)
+        CLI_F_OPT(train_usage, "train", "--scale", 1e-3, 1e4, p.scale)
+        CLI_F_OPT(train_usage, "train", "--mlm-probability", 1e-3, 0.999, p.mlm_probability)
         else return cli_usage_error(train_usage, "train: unknown option '%s'", a);
-#undef INT_OPT
-#undef F_OPT
     }
     if (!p.model_path || !p.data_path || !p.out_dir)
         return cli_usage_error(train_usage, "train: -m MODEL, --data FILE and -o OUT_DIR are needed");

@@ -709,8 +709,6 @@ static void emit(const et_run *r, const onc_finetune_event *ev) {
 }
 
 /* train_loop hooks */
-static void loop_emit(void *user, const onc_finetune_event *ev) { emit(user, ev); }
-
 static onc_status loop_evaluate(void *user, int64_t step, bool *stop, onc_error *err) {
     return evaluate(user, step, stop, err);
 }
@@ -767,8 +765,9 @@ onc_status onc_train_run(const onc_train_params *p, onc_train_result *res, onc_e
                              .metric_name = onc_train_metric_name(p->metric),
                              .t0 = t0,
                              .first_step = step,
+                             .progress = p->progress,
+                             .progress_user = p->progress_user,
                              .user = &r,
-                             .emit = loop_emit,
                              .evaluate = loop_evaluate,
                              .save = loop_save};
     const int64_t micros = (r.n_pool + p->batch_size - 1) / (p->batch_size ? p->batch_size : 1);

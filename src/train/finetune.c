@@ -308,8 +308,6 @@ static onc_status write_outputs(ft_run *r, bool final, onc_error *err) {
 }
 
 /* train_loop hooks */
-static void loop_emit(void *user, const onc_finetune_event *ev) { emit(user, ev); }
-
 static onc_status loop_evaluate(void *user, int64_t step, bool *stop, onc_error *err) {
     return evaluate(user, step, stop, err);
 }
@@ -364,8 +362,9 @@ onc_status onc_finetune_run(const onc_finetune_params *p, onc_finetune_result *r
                              .can_eval = st == ONC_OK && r.data->n_val > 0,
                              .t0 = t0,
                              .first_step = step,
+                             .progress = p->progress,
+                             .progress_user = p->progress_user,
                              .user = &r,
-                             .emit = loop_emit,
                              .evaluate = loop_evaluate,
                              .save = loop_save};
     while (st == ONC_OK && step < r.total_steps && !stop) {

@@ -106,6 +106,10 @@ onc_status train_ckpt_load(const char *path, const char *prefix, uint64_t settin
 }
 #undef KEY
 
+static void emit(const train_loop *L, const onc_finetune_event *ev) {
+    if (L->progress) L->progress(L->progress_user, ev);
+}
+
 onc_status train_finish_step(const train_loop *L, int64_t *step, double loss, int64_t tokens, int64_t examples,
                              double step_start, bool *stop, onc_error *err) {
     const double gnorm = onc_adamw_clip_grad_norm(L->opt, L->max_grad_norm > 0 ? L->max_grad_norm : INFINITY);
@@ -131,19 +135,19 @@ onc_status train_finish_step(const train_loop *L, int64_t *step, double loss, in
                              .examples_per_s = (double)examples / el,
                              .eta_s = (now - L->t0) / (double)(s - L->first_step) * (double)(L->total_steps - s)};
     train_log_add(L->log, s, ev.epoch, loss, lr, gnorm, tokens);
-    L->emit(L->user, &ev);
+    emit(L, &ev);
     const bool last = s == L->total_steps;
     onc_status st = ONC_OK;
     if (L->can_eval && ((L->eval_every && s % L->eval_every == 0) || last)) st = L->evaluate(L->user, s, stop, err);
     if (st == ONC_OK && *stop) {
         onc_finetune_event se = {.kind = ONC_FT_EVENT_STOP, .step = s, .total_steps = L->total_steps,
                                  .metric_name = L->metric_name};
-        L->emit(L->user, &se);
+        emit(L, &se);
     }
     if (st == ONC_OK && ((L->save_every && s % L->save_every == 0) || last || *stop)) {
         st = L->save(L->user, s, err);
         onc_finetune_event sv = {.kind = ONC_FT_EVENT_SAVE, .step = s, .total_steps = L->total_steps};
-        if (st == ONC_OK) L->emit(L->user, &sv);
+        if (st == ONC_OK) emit(L, &sv);
     }
     return st;
 }

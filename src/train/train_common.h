@@ -109,8 +109,9 @@ typedef struct train_loop {
     const char *metric_name;      /* of STOP events (NULL: validation loss) */
     double t0;                    /* start of the run (train_now) */
     int64_t first_step;           /* step the run started from (resume) */
-    void *user;
-    void (*emit)(void *user, const onc_finetune_event *ev);
+    void (*progress)(void *progress_user, const onc_finetune_event *ev); /* the run's callback, may be NULL */
+    void *progress_user;
+    void *user;                   /* the loop's own state, for the hooks below */
     /* validation at step: log it, keep the best; *stop for early stopping */
     onc_status (*evaluate)(void *user, int64_t step, bool *stop, onc_error *err);
     /* checkpoint and logs at step */
