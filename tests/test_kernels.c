@@ -33,6 +33,7 @@
 
 #include "oncolm/backend.h"
 #include "oncolm/compute.h"
+#include "oncolm/gguf.h"
 #include "test_util.h"
 
 static const onc_type kTypes[] = {ONC_TYPE_F32,  ONC_TYPE_F16,  ONC_TYPE_BF16, ONC_TYPE_Q8_0,
@@ -244,7 +245,7 @@ static void test_matmul_paths(void **state) {
  * per sub-block are exact, only the f32 combination of the sub-block terms
  * differs from the reference (rounding/summation order), so results are
  * not bit-identical but within 1e-5 * sum|w x|. */
-static void check_gemm_case(onc_type t, int64_t n, int64_t nr, int64_t m, int raw) {
+static void check_gemm_case(onc_type t, int64_t n, int64_t nr, int64_t m, int raw, int repack) {
     const size_t rs = onc_type_row_size(t, n), xs = onc_activation_row_size(t, n);
     char *wq = malloc(rs * (size_t)nr);
     if (raw && onc_type_traits_of(t)->is_quantized) {
@@ -276,20 +277,32 @@ static void check_gemm_case(onc_type t, int64_t n, int64_t nr, int64_t m, int ra
             onc_vec_dot_get(t, ONC_SIMD_SCALAR)(&ref[i * nr + r], wq + r * rs, xq + i * xs, n);
             tols[i * nr + r] = 1e-5 * abs_dot(t, wq + r * rs, xq + i * xs, n) + 1e-30;
         }
-    for (int l = ONC_SIMD_AVX2; l < ONC_SIMD_COUNT; l++) {
+    /* repack: the same weight as Q4_K_R16 (unpacking must give the bytes
+     * back), run at every level including the scalar fallback */
+    const onc_type wt = repack ? ONC_TYPE_Q4_K_R16 : t;
+    char *wk = wq;
+    if (repack) {
+        wk = malloc(rs * (size_t)nr);
+        char *back = malloc(rs * (size_t)nr);
+        onc_repack_rows(wt, wk, wq, rs, nr, n);
+        onc_unpack_rows(wt, back, rs, wk, nr, n);
+        assert_memory_equal(back, wq, rs * (size_t)nr);
+        free(back);
+    }
+    for (int l = repack ? ONC_SIMD_SCALAR : ONC_SIMD_AVX2; l < ONC_SIMD_COUNT; l++) {
         if (!onc_simd_supported((onc_simd_level)l)) continue;
         onc_simd_force((onc_simd_level)l);
         for (int nt = 1; nt <= 2; nt++) {
             onc_threadpool *tp = onc_threadpool_new(nt, NULL);
             for (int via_rows = 0; via_rows < 2; via_rows++) {
                 for (int64_t k = 0; k < m * nr; k++) y[k] = NAN;
-                if (via_rows) onc_matmul_rows(y, nr, t, wq, rs, xq, xs, n, m, 0, nr);
-                else assert_int_equal(onc_mul_mat_f32(tp, y, nr, t, wq, rs, nr, x, n, n, m, NULL), ONC_OK);
+                if (via_rows) onc_matmul_rows(y, nr, wt, wk, rs, xq, xs, n, m, 0, nr);
+                else assert_int_equal(onc_mul_mat_f32(tp, y, nr, wt, wk, rs, nr, x, n, n, m, NULL), ONC_OK);
                 for (int64_t k = 0; k < m * nr; k++)
                     if (!(fabs(y[k] - ref[k]) <= tols[k]))
-                        fail_msg("gemm %s K=%lld rows=%lld m=%lld raw=%d level %s thr %d rows_api %d: [%lld,%lld] %.9g vs "
+                        fail_msg("gemm %s%s K=%lld rows=%lld m=%lld raw=%d level %s thr %d rows_api %d: [%lld,%lld] %.9g vs "
                                  "ref %.9g (tol %.3g)",
-                                 onc_type_traits_of(t)->name, (long long)n, (long long)nr, (long long)m, raw,
+                                 onc_type_traits_of(t)->name, repack ? " repacked" : "", (long long)n, (long long)nr, (long long)m, raw,
                                  onc_simd_name((onc_simd_level)l), nt, via_rows, (long long)(k / nr),
                                  (long long)(k % nr), y[k], ref[k], tols[k]);
             }
@@ -297,6 +310,7 @@ static void check_gemm_case(onc_type t, int64_t n, int64_t nr, int64_t m, int ra
         }
     }
     onc_simd_force(ONC_SIMD_COUNT);
+    if (wk != wq) free(wk);
     free(wq);
     free(x);
     free(xq);
@@ -320,10 +334,49 @@ static void test_gemm_shapes(void **state) {
                 for (int mi = 0; mi < 11; mi++) {
                     const int64_t n = ks[ki], nr = rows[ri], m = ms[mi];
                     if (n > 2000 && (nr > 17 || (m > 9 && m != 67))) continue; /* keep the run short */
-                    check_gemm_case(t, n, nr, m, 0);
-                    if (mi % 3 == 0 && bs > 1) check_gemm_case(t, n, nr, m, 1);
+                    check_gemm_case(t, n, nr, m, 0, 0);
+                    if (mi % 3 == 0 && bs > 1) check_gemm_case(t, n, nr, m, 1, 0);
                 }
     }
+}
+
+/* Q4_K_R16: repacking is exact and reversible, and every path (16-row
+ * kernel, the fallback at the lower levels, the GEMM for many rows,
+ * threaded or not) equals the Q4_K reference kernel on the original rows,
+ * for quantized and raw random blocks (extreme scales and codes). Which
+ * weights are repacked: Q4_K with whole 16-row groups, AVX-512 only. */
+static void test_repack_q4_K(void **state) {
+    (void)state;
+    static const int64_t ms[] = {1, 2, 3, 4, 9, 33};
+    static const int64_t ks[] = {256, 768, 4352};
+    static const int64_t rows[] = {16, 48};
+    for (int ki = 0; ki < 3; ki++)
+        for (int ri = 0; ri < 2; ri++)
+            for (int mi = 0; mi < 6; mi++) {
+                if (ks[ki] > 2000 && ms[mi] > 9) continue;
+                check_gemm_case(ONC_TYPE_Q4_K, ks[ki], rows[ri], ms[mi], 0, 1);
+                check_gemm_case(ONC_TYPE_Q4_K, ks[ki], rows[ri], ms[mi], 1, 1);
+            }
+    for (int l = ONC_SIMD_SCALAR; l < ONC_SIMD_COUNT; l++) {
+        if (!onc_simd_supported((onc_simd_level)l)) continue;
+        onc_simd_force((onc_simd_level)l);
+        const onc_type want = l == ONC_SIMD_AVX512 ? ONC_TYPE_Q4_K_R16 : ONC_TYPE_Q4_K;
+        assert_int_equal(onc_repack_type(ONC_TYPE_Q4_K, 32, 512), want);
+        assert_int_equal(onc_repack_type(ONC_TYPE_Q4_K, 17, 512), ONC_TYPE_Q4_K);
+        assert_int_equal(onc_repack_type(ONC_TYPE_Q6_K, 32, 512), ONC_TYPE_Q6_K);
+    }
+    onc_simd_force(ONC_SIMD_COUNT);
+    onc_type t;
+    assert_false(onc_type_from_name("q4_K_r16", &t)); /* not a file type: not offered by name */
+    assert_true(onc_type_traits_of(ONC_TYPE_Q4_K_R16)->memory_only);
+    /* and never written to a file */
+    onc_gguf_writer *gw = onc_gguf_writer_new();
+    onc_error err = {0};
+    static uint8_t blk[16 * 144];
+    assert_int_equal(onc_gguf_add_tensor(gw, "w", ONC_TYPE_Q4_K_R16, 2, (int64_t[]){256, 16}, blk, NULL, NULL, &err),
+                     ONC_ERR_INVALID);
+    assert_non_null(strstr(err.msg, "in-memory layout"));
+    onc_gguf_writer_free(gw);
 }
 
 // --- thread pool ---------------------------------------------------------------------------
@@ -574,7 +627,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simd_levels),        cmocka_unit_test(test_vec_dot_all),
         cmocka_unit_test(test_vec_dot_extreme_blocks), cmocka_unit_test(test_matmul_paths),
-        cmocka_unit_test(test_gemm_shapes),
+        cmocka_unit_test(test_gemm_shapes),        cmocka_unit_test(test_repack_q4_K),
         cmocka_unit_test(test_threadpool),         cmocka_unit_test(test_backend_mul_mat),
         cmocka_unit_test(test_backend_elementwise),
     };

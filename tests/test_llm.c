@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include "oncolm/compute.h"
 #include "oncolm/generate.h"
 #include "oncolm/gguf.h"
 #include "oncolm/llm.h"
@@ -39,6 +40,18 @@ static void create(const char *name, onc_arch arch, onc_type wtype, int32_t kv_h
 
 static int setup(void **state) {
     (void)state;
+    { /* Q4_K needs rows of 256: a wider model (repacked at load with AVX-512) */
+        onc_model_create_params p = tu_small_params(ONC_ARCH_LLAMA, 2, 256, 4, 512);
+        p.preset = "tiny";
+        p.n_head_kv = 2;
+        p.n_ctx = 128;
+        p.wtype = ONC_TYPE_Q4_K;
+        /* 0.1, not 0.3: with 8-bit activations, a 1e-7 difference can flip
+         * one code, and a model of std 0.3 amplifies that to 1e-2 of the
+         * logits (seen); at 0.1 every path agrees within 5e-7 */
+        p.init_std = 0.1f;
+        tu_create_model("llm_llama_q4k.gguf", &p);
+    }
     create("llm_llama.gguf", ONC_ARCH_LLAMA, ONC_TYPE_F32, 2);
     create("llm_qwen2.gguf", ONC_ARCH_QWEN2, ONC_TYPE_F32, 2);
     create("llm_phi3.gguf", ONC_ARCH_PHI3, ONC_TYPE_F32, 4);
@@ -109,7 +122,8 @@ static void check_model(const char *name) {
      * range, whose summation order can depend on the range's width: 1e-5
      * (seen: 1.8e-6 with Debian's OpenBLAS on an AVX-512 Xeon) */
     const double e_thr = rel_diff(two, batch, n);
-    if (strstr(name, "_q8")) assert_memory_equal(two, batch, n * sizeof *two);
+    const bool quant = strstr(name, "_q8") || strstr(name, "_q4k");
+    if (quant) assert_memory_equal(two, batch, n * sizeof *two);
     else if (e_thr > 1e-5) fail_msg("%s: 2 threads vs 1: %g", name, e_thr);
     /* F16 cache: incremental and batch store the same F16 values: identical
      * up to order; vs the F32 cache, K/V/probabilities rounded to F16
@@ -119,11 +133,13 @@ static void check_model(const char *name) {
      * differently from the 1-row kernels (~1e-7 relative, summation order),
      * and a difference that small can flip the F16 rounding of a K/V value
      * (2^-11 relative): 1e-3. */
-    if (e16 > 1e-3) fail_msg("%s: F16 KV incremental vs batch %g", name, e16);
+    /* With 8-bit activations such a K/V flip can in turn flip an
+     * activation code (as for e16_32 below): 5e-2 for quantized weights. */
+    if (e16 > (quant ? 5e-2 : 1e-3)) fail_msg("%s: F16 KV incremental vs batch %g", name, e16);
     /* With quantized weights the activations are rounded to 8-bit blocks too,
      * and a K/V change of 2^-11 can flip a rounding step: allow 5e-2 there
      * (the oracle bounds each format against numpy separately). */
-    const double bound16 = strstr(name, "_q8") ? 5e-2 : 5e-3;
+    const double bound16 = quant ? 5e-2 : 5e-3;
     if (e16_32 > bound16) fail_msg("%s: F16 vs F32 KV cache %g", name, e16_32);
     free(batch), free(inc), free(chunks), free(two), free(inc16), free(batch16);
     onc_llm_free(m);
@@ -133,6 +149,36 @@ static void test_kv_cache_llama(void **s) { (void)s, check_model("llm_llama.gguf
 static void test_kv_cache_qwen2(void **s) { (void)s, check_model("llm_qwen2.gguf"); }
 static void test_kv_cache_phi3(void **s) { (void)s, check_model("llm_phi3.gguf"); }
 static void test_kv_cache_q8(void **s) { (void)s, check_model("llm_llama_q8.gguf"); }
+static void test_kv_cache_q4k(void **s) { (void)s, check_model("llm_llama_q4k.gguf"); }
+
+/* Q4_K weights repacked at load (AVX-512: Q4_K_R16) give the logits of the
+ * file layout, in one batch (the GEMM path) and token by token (the 16-row
+ * matrix-vector kernel): integer sums are exact in both, only the float
+ * combination order differs, so 1e-5 of the logit range. */
+static void test_repacked_weights(void **state) {
+    (void)state;
+    onc_error err = {0};
+    onc_llm_load_params lp = onc_llm_default_load_params();
+    lp.repack = false;
+    onc_llm *plain = onc_llm_load_with(tu_tmp_path("llm_llama_q4k.gguf"), &lp, &err);
+    lp.repack = true;
+    onc_llm *rep = onc_llm_load_with(tu_tmp_path("llm_llama_q4k.gguf"), &lp, &err);
+    assert_non_null(plain);
+    assert_non_null(rep);
+    assert_int_equal(onc_llm_n_repacked(plain), 0);
+    /* 2 layers x 7 matrices; the output (vocab rows) when a multiple of 16 */
+    if (onc_simd_level_get() >= ONC_SIMD_AVX512) assert_true(onc_llm_n_repacked(rep) >= 14);
+    else assert_int_equal(onc_llm_n_repacked(rep), 0);
+    const size_t n = (size_t)N_PROMPT * onc_llm_n_vocab(plain);
+    for (int step = 1; step <= N_PROMPT; step += N_PROMPT - 1) {
+        float *a = run(plain, ONC_TYPE_F32, 1, step), *b = run(rep, ONC_TYPE_F32, 2, step);
+        const double e = rel_diff(b, a, n);
+        if (e > 1e-5) fail_msg("repacked vs file layout, step %d: %g", step, e);
+        free(a), free(b);
+    }
+    onc_llm_free(plain);
+    onc_llm_free(rep);
+}
 
 /* Three sequences of different lengths interleaved in one batch equal each
  * decoded alone. */
@@ -366,6 +412,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kv_cache_llama), cmocka_unit_test(test_kv_cache_qwen2),
         cmocka_unit_test(test_kv_cache_phi3),  cmocka_unit_test(test_kv_cache_q8),
+        cmocka_unit_test(test_kv_cache_q4k),   cmocka_unit_test(test_repacked_weights),
         cmocka_unit_test(test_multi_sequence), cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_decode_errors),  cmocka_unit_test(test_generate),
         cmocka_unit_test(test_concurrent_contexts),

@@ -108,6 +108,31 @@ void onc_matvec_rows(float *y, onc_type wtype, const void *w, size_t w_stride, c
 void onc_matmul_rows(float *y, int64_t ldy, onc_type wtype, const void *w, size_t w_stride, const void *xq,
                      size_t xq_stride, int64_t n, int64_t m, int64_t r0, int64_t r1);
 
+/* Whether onc_matvec_rows / onc_matmul_rows / onc_mul_mat_f32 take
+ * weights of this type (the types with dot kernels, and Q4_K_R16). */
+bool onc_mul_mat_supported(onc_type wtype);
+
+// --- repacking: load-time weight layouts -------------------------------------------
+/* A weight may be rewritten once at load into a layout the current SIMD
+ * level multiplies faster; the rewritten bytes replace the originals (same
+ * size), and the matrix kernels above take the new type. Today: Q4_K ->
+ * ONC_TYPE_Q4_K_R16 (16 rows interleaved by 4-byte words; layout in
+ * compute/repack.c) at the AVX-512 level, for nrows a multiple of 16. Row
+ * r of a repacked weight lives in group r/16, at w + (r/16)*16*row_size,
+ * so kernels take only whole groups ([r0, r1) multiples of 16); the
+ * threaded entry points split work that way. Other levels run such weights
+ * correctly through a slower fallback. */
+
+/* The faster layout for an nrows x n weight of wtype at the current level,
+ * or wtype itself when there is none. */
+onc_type onc_repack_type(onc_type wtype, int64_t nrows, int64_t n);
+/* Rewrite the nrows x n weight src (rows src_stride bytes apart, of the
+ * type dst_type is the layout of) into dst, which holds
+ * nrows * onc_type_row_size(dst_type, n) bytes. Plain C, exact. */
+void onc_repack_rows(onc_type dst_type, void *dst, const void *src, size_t src_stride, int64_t nrows, int64_t n);
+/* The inverse: the plain rows (dst_stride bytes apart) of a repacked weight. */
+void onc_unpack_rows(onc_type src_type, void *dst, size_t dst_stride, const void *src, int64_t nrows, int64_t n);
+
 // --- thread pool --------------------------------------------------------------------
 
 typedef struct onc_threadpool onc_threadpool; /* opaque */

@@ -94,6 +94,11 @@ onc_gguf *onc_gguf_open_memory(const void *data, size_t size, const char *name, 
 
 /* Release the mapping and all tables. Accepts NULL. */
 void onc_gguf_close(onc_gguf *g);
+/* Let the OS drop the mapped pages wholly inside [p, p + n) (a range of
+ * tensor data this process has copied elsewhere) from this process's
+ * resident memory; they stay readable, re-read from the file if touched.
+ * No-op for onc_gguf_open_memory and for ranges outside the mapping. */
+void onc_gguf_release_range(const onc_gguf *g, const void *p, size_t n);
 
 const char *onc_gguf_path(const onc_gguf *g);   /* file name given at open */
 uint32_t onc_gguf_version(const onc_gguf *g);

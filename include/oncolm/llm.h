@@ -50,13 +50,29 @@ typedef struct onc_llm_ctx onc_llm_ctx;
  * (expected and found are given) or a type without kernels is an error
  * naming the file and the tensor. */
 onc_llm *onc_llm_load(const char *path, onc_error *err);
+
+/* Loading options. repack: rewrite weights whose type has a faster
+ * in-memory layout at this CPU's SIMD level (oncolm/compute.h: Q4_K ->
+ * Q4_K_R16 with AVX-512) into memory of their own, and let the OS drop
+ * the file's copy (resident memory stays at about the file size); the
+ * weights are then no longer the file's bytes in place, so code that
+ * reads tensors through onc_llm_gguf (training) turns it off. Default on,
+ * unless the environment sets ONCOLM_REPACK=0. */
+typedef struct onc_llm_load_params {
+    bool repack;
+} onc_llm_load_params;
+onc_llm_load_params onc_llm_default_load_params(void);
+onc_llm *onc_llm_load_with(const char *path, const onc_llm_load_params *p, onc_error *err);
+/* Number of weight tensors rewritten at load (0 when repack was off or no
+ * weight has a faster layout here). */
+int onc_llm_n_repacked(const onc_llm *m);
 void onc_llm_free(onc_llm *m); /* accepts NULL */
 
 const onc_hparams *onc_llm_hparams(const onc_llm *m);
 const onc_tokenizer *onc_llm_tokenizer(const onc_llm *m);
 const onc_gguf *onc_llm_gguf(const onc_llm *m); /* metadata, e.g. tokenizer.chat_template */
 int32_t onc_llm_n_vocab(const onc_llm *m);
-/* Bytes of tensor data in the file (what is mapped). */
+/* Bytes of tensor data in the file (what is mapped, or repacked). */
 size_t onc_llm_weight_bytes(const onc_llm *m);
 /* "llama 1.10B q4_K_M"-style one-line description into buf. */
 const char *onc_llm_describe(const onc_llm *m, char *buf, size_t cap);

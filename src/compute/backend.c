@@ -131,7 +131,7 @@ onc_status onc_backend_mul_mat(onc_backend *be, onc_tensor *dst, const onc_tenso
                                onc_error *err) {
     onc_status st;
     if ((st = need_f32(dst, "mul_mat", err)) || (st = need_f32(x, "mul_mat", err))) return st;
-    if (!onc_vec_dot_get(w->type, ONC_SIMD_SCALAR))
+    if (!onc_mul_mat_supported(w->type))
         return onc_error_set(err, ONC_ERR_UNSUPPORTED, "mul_mat: weight '%s' has unsupported type %s", w->name,
                              onc_type_traits_of(w->type)->name ? onc_type_traits_of(w->type)->name : "?");
     if (w->ne[2] != 1 || w->ne[3] != 1 || x->ne[0] != w->ne[0] || dst->ne[0] != w->ne[1] ||

@@ -14,6 +14,7 @@ size_t onc_gemm_aux_row_size(onc_type wtype, int64_t n) {
     case ONC_TYPE_Q8_0:
     case ONC_TYPE_Q4_0: s = (size_t)kp + 8 * (size_t)(n / ONC_QK); break;
     case ONC_TYPE_Q4_K:
+    case ONC_TYPE_Q4_K_R16:
     case ONC_TYPE_Q5_K: s = (size_t)kp + 20 * (size_t)(n / ONC_QK_K); break;
     case ONC_TYPE_Q6_K: s = (size_t)kp + 68 * (size_t)(n / ONC_QK_K); break;
     case ONC_TYPE_F32:
@@ -56,6 +57,7 @@ void onc_gemm_aux_row(onc_type wtype, void *aux, const void *xq, int64_t n) {
         break;
     }
     case ONC_TYPE_Q4_K:
+    case ONC_TYPE_Q4_K_R16:
     case ONC_TYPE_Q5_K:
     case ONC_TYPE_Q6_K: {
         const onc_block_q8_K *x = xq;

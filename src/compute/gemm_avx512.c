@@ -170,6 +170,23 @@ static void dec16_q6_K(const char *const rows[16], int64_t b, uint8_t *pq, float
     }
 }
 
+/* Q4_K_R16 (compute/repack.c): the group's block b already holds the 36
+ * words of 16 rows as vectors, so decoding is dec16_q4_K without the
+ * transposes. grp = rows[0], the group's first row. */
+static void dec16_q4_K_r16(const char *grp, int64_t b, uint8_t *pq, float *mb) {
+    const char *w = grp + (size_t)b * 16 * sizeof(onc_block_q4_K);
+#define V(i) _mm512_loadu_si512((const void *)(w + 64 * (i)))
+    k4_meta16(V(0), V(1), V(2), V(3), mb);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    for (int g = 0; g < 32; g++) {
+        const __m512i v = V(4 + g);
+        const int grp_ = 16 * (g / 8) + g % 8;
+        ST(pq, grp_, _mm512_and_si512(v, m4));
+        ST(pq, grp_ + 8, _mm512_and_si512(_mm512_srli_epi32(v, 4), m4));
+    }
+#undef V
+}
+
 /* Q8_0: blocks [8cb, 8cb + nblk); two blocks per transpose. */
 static void dec16_q8_0(const char *const rows[16], int64_t cb, int nblk, uint8_t *pq, float *sw) {
     const __m512i x80 = _mm512_set1_epi8((char)0x80);
@@ -229,6 +246,7 @@ static void decode_panel_avx512(onc_type t, const char *const rows[16], int64_t 
             break;
         }
         case ONC_TYPE_Q4_K: dec16_q4_K(rows, cb, q, meta + cb * 13 * 16); break;
+        case ONC_TYPE_Q4_K_R16: dec16_q4_K_r16(rows[0], cb, q, meta + cb * 13 * 16); break;
         case ONC_TYPE_Q5_K: dec16_q5_K(rows, cb, q, meta + cb * 13 * 16); break;
         case ONC_TYPE_Q6_K: dec16_q6_K(rows, cb, q, meta + cb * 16 * 16); break;
         default: break;
@@ -236,6 +254,7 @@ static void decode_panel_avx512(onc_type t, const char *const rows[16], int64_t 
     }
 }
 #define GEMM_HAVE_DECODE
+#define GEMM_HAVE_R16
 
 #include "compute/gemm_x86.inc"
 
@@ -245,6 +264,7 @@ void onc_gemm_fill_avx512(onc_gemm_fn tbl[ONC_TYPE_COUNT]) {
     tbl[ONC_TYPE_Q4_K] = gemm_q4_K_avx512;
     tbl[ONC_TYPE_Q5_K] = gemm_q5_K_avx512;
     tbl[ONC_TYPE_Q6_K] = gemm_q6_K_avx512;
+    tbl[ONC_TYPE_Q4_K_R16] = gemm_q4_K_r16_avx512;
 }
 
 #else

@@ -373,7 +373,7 @@ static bool read_tensor_infos(onc_gguf *g, reader *r) {
         at = r->pos;
         if (!rd_u32(r, &type, "tensor type")) return false;
         const onc_type_traits *tr = onc_type_traits_of((onc_type)type);
-        if ((int32_t)type < 0 || tr->name == NULL)
+        if ((int32_t)type < 0 || tr->name == NULL || tr->memory_only)
             return rd_fail(r, "unknown tensor type id %" PRId32 " at byte %zu", (int32_t)type, at);
         t->type = (onc_type)type;
         if (t->ne[0] % tr->block_size != 0)
@@ -576,6 +576,15 @@ void onc_gguf_close(onc_gguf *g) {
     free(g->tensor_index.slots);
     free(g->path);
     free(g);
+}
+
+void onc_gguf_release_range(const onc_gguf *g, const void *p, size_t n) {
+    if (!g || !g->map || !p || n == 0) return;
+    const uintptr_t lo = (uintptr_t)g->map, hi = lo + g->map_size, a = (uintptr_t)p;
+    if (a < lo || a > hi || n > hi - a) return;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t s = (a + page - 1) & ~(page - 1), e = (a + n) & ~(page - 1);
+    if (e > s) (void)madvise((void *)s, e - s, MADV_DONTNEED); /* private, never written: pages re-read */
 }
 
 // --- simple accessors ------------------------------------------------------------

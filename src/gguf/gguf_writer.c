@@ -318,6 +318,9 @@ onc_status onc_gguf_add_tensor(onc_gguf_writer *w, const char *name, onc_type ty
     if (!tr->name)
         return onc_error_set(err, ONC_ERR_INVALID, "gguf writer: tensor '%s': unknown tensor type id %d", name,
                              (int)type);
+    if (tr->memory_only)
+        return onc_error_set(err, ONC_ERR_INVALID, "gguf writer: tensor '%s': type %s is an in-memory layout, not a file type",
+                             name, tr->name);
     wtensor t = {.type = type, .n_dims = n_dims, .data = data, .fill = fill, .fill_user = fill_user};
     for (int d = 0; d < ONC_GGUF_MAX_DIMS; d++) t.ne[d] = 1;
     for (uint32_t d = 0; d < n_dims; d++) {

@@ -21,6 +21,8 @@ struct onc_llm {
     llm_layer *layers;
     size_t weight_bytes;
     int ftype_tensor_type; /* most common 2-D weight type (for describe) */
+    void **repacked;       /* [n_repacked] memory of weights rewritten at load (owned) */
+    int n_repacked;
 };
 
 /* LoRA adapters applied at inference: for each block and linear layer

@@ -34,7 +34,55 @@ static onc_tensor *slot_of(onc_llm *m, const onc_arch_tensor *w) {
     }
 }
 
+onc_llm_load_params onc_llm_default_load_params(void) {
+    const char *e = getenv("ONCOLM_REPACK");
+    return (onc_llm_load_params){.repack = !(e && strcmp(e, "0") == 0)};
+}
+
+/* Rewrite the matrix weights (never the token embeddings, which are also
+ * read by row) whose type has a faster layout at the current SIMD level
+ * (onc_repack_type) into owned memory, and release the file's pages. A
+ * weight whose memory cannot be had keeps the file layout. */
+static onc_status repack_weights(onc_llm *m, const char *path, onc_error *err) {
+    const size_t per_layer = 8;
+    onc_tensor **list = calloc(m->hp.n_layer * per_layer + 1, sizeof *list);
+    if (!(m->repacked = calloc(m->hp.n_layer * per_layer + 1, sizeof *m->repacked)) || !list) {
+        free(list);
+        return onc_error_set(err, ONC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    size_t n = 0;
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        llm_layer *L = &m->layers[l];
+        onc_tensor *w[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
+        for (size_t i = 0; i < per_layer; i++) list[n++] = w[i];
+    }
+    if (m->output.data != m->tok_embd.data) list[n++] = &m->output;
+    for (size_t i = 0; i < n; i++) {
+        onc_tensor *t = list[i];
+        if (!t->data || t->ne[2] != 1 || t->ne[3] != 1) continue;
+        const onc_type to = onc_repack_type(t->type, t->ne[1], t->ne[0]);
+        if (to == t->type) continue;
+        const size_t bytes = onc_tensor_nbytes(t);
+        void *mem = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (!mem) continue;
+        onc_repack_rows(to, mem, t->data, t->nb[1], t->ne[1], t->ne[0]);
+        onc_gguf_release_range(m->gguf, t->data, bytes);
+        t->data = mem;
+        t->type = to;
+        m->repacked[m->n_repacked++] = mem;
+    }
+    free(list);
+    return ONC_OK;
+}
+
+int onc_llm_n_repacked(const onc_llm *m) { return m->n_repacked; }
+
 onc_llm *onc_llm_load(const char *path, onc_error *err) {
+    const onc_llm_load_params p = onc_llm_default_load_params();
+    return onc_llm_load_with(path, &p, err);
+}
+
+onc_llm *onc_llm_load_with(const char *path, const onc_llm_load_params *lp, onc_error *err) {
     onc_llm *m = calloc(1, sizeof *m);
     if (!m) {
         onc_error_set(err, ONC_ERR_NOMEM, "%s: out of memory", path);
@@ -87,6 +135,8 @@ onc_llm *onc_llm_load(const char *path, onc_error *err) {
         if (type_count[t] > type_count[best]) best = t;
     m->ftype_tensor_type = best;
     free(list);
+    list = NULL;
+    if (lp->repack && repack_weights(m, path, err) != ONC_OK) goto fail;
     return m;
 fail:
     free(list);
@@ -99,6 +149,8 @@ void onc_llm_free(onc_llm *m) {
     onc_tokenizer_free(m->tok);
     onc_hparams_clear(&m->hp);
     free(m->layers);
+    for (int i = 0; i < m->n_repacked; i++) free(m->repacked[i]);
+    free(m->repacked);
     onc_gguf_close(m->gguf);
     free(m);
 }

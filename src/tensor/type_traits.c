@@ -40,9 +40,12 @@ static const onc_type_traits traits_table[ONC_TYPE_COUNT] = {
     [34] = {"tq1_0", 256, 54, true, false, false},
     [35] = {"tq2_0", 256, 66, true, false, false},
     [39] = {"mxfp4", 32, 17, true, false, false},
+    /* bytes per row as Q4_K: a group of 16 rows is the 16 rows' blocks with
+     * their 4-byte words interleaved (see compute/repack.c) */
+    [ONC_TYPE_Q4_K_R16] = {"q4_K_r16", 256, 144, true, false, false, true},
 };
 
-static const onc_type_traits unknown_traits = {NULL, 0, 0, false, false, false};
+static const onc_type_traits unknown_traits = {NULL, 0, 0, false, false, false, false};
 
 const onc_type_traits *onc_type_traits_of(onc_type t) {
     if ((int)t < 0 || (int)t >= ONC_TYPE_COUNT || traits_table[t].name == NULL) return &unknown_traits;
@@ -52,7 +55,7 @@ const onc_type_traits *onc_type_traits_of(onc_type t) {
 bool onc_type_from_name(const char *name, onc_type *out) {
     for (int t = 0; t < ONC_TYPE_COUNT; t++) {
         const char *n = traits_table[t].name;
-        if (!n || strlen(n) != strlen(name)) continue;
+        if (!n || traits_table[t].memory_only || strlen(n) != strlen(name)) continue;
         size_t i = 0;
         while (n[i] && tolower((unsigned char)n[i]) == tolower((unsigned char)name[i])) i++;
         if (n[i] == '\0') {

@@ -184,7 +184,9 @@ static onc_status load_checkpoint(ft_run *r, int64_t *step, onc_error *err) {
 
 static onc_status prepare(ft_run *r, onc_error *err) {
     const onc_finetune_params *p = r->p;
-    if (!(r->m = onc_llm_load(p->model_path, err))) return err ? err->code : ONC_ERR_IO;
+    /* weights are read from the file's mapping (ft_model): no repacking */
+    const onc_llm_load_params lp = {.repack = false};
+    if (!(r->m = onc_llm_load_with(p->model_path, &lp, err))) return err ? err->code : ONC_ERR_IO;
     onc_sft_params sp = onc_sft_default_params();
     sp.max_len = p->max_len;
     sp.val_fraction = p->val_fraction;
