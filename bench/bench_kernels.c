@@ -16,8 +16,8 @@
  * separate matvecs. --repeat R times every measurement R times and keeps
  * the best (shared machines: other jobs only ever slow a run down).
  * Also prints a read-bandwidth baseline (sum over a 256 MiB buffer).
- * Type q4_K_r16 is Q4_K repacked as at model load (oncolm/compute.h,
- * onc_repack_rows; ROWS a multiple of 16). */
+ * Types q4_K_r16 / q6_K_r16 are Q4_K / Q6_K repacked as at model load
+ * (oncolm/compute.h, onc_repack_rows; ROWS a multiple of 16). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,12 +150,12 @@ int main(int argc, char **argv) {
         for (int64_t i = 0; i < m * cols; i++) x[i] = (float)rand() / RAND_MAX - 0.5f;
         for (int ti = 0; ti < nt; ti++) {
             onc_type t;
-            const bool r16 = !strcmp(types[ti], "q4_K_r16");
+            const bool r16 = !strcmp(types[ti], "q4_K_r16") || !strcmp(types[ti], "q6_K_r16");
             if (r16 && rows % 16) {
-                fprintf(stderr, "bench_kernels: q4_K_r16 needs rows a multiple of 16\n");
+                fprintf(stderr, "bench_kernels: %s needs rows a multiple of 16\n", types[ti]);
                 continue;
             }
-            if (r16) t = ONC_TYPE_Q4_K;
+            if (r16) t = types[ti][1] == '4' ? ONC_TYPE_Q4_K : ONC_TYPE_Q6_K;
             else if (!onc_type_from_name(types[ti], &t) || !onc_vec_dot_get(t, ONC_SIMD_SCALAR)) {
                 fprintf(stderr, "bench_kernels: no kernels for type %s\n", types[ti]);
                 continue;
@@ -165,10 +165,10 @@ int main(int argc, char **argv) {
             for (int64_t r = 0; r < rows; r++) onc_quantize_row(t, wf + r * cols, w + r * rs, cols);
             if (r16) {
                 char *rw = aligned_alloc(64, (rs * (size_t)rows + 63) & ~(size_t)63);
-                onc_repack_rows(ONC_TYPE_Q4_K_R16, rw, w, rs, rows, cols);
+                t = onc_repack_type(t, rows, cols);
+                onc_repack_rows(t, rw, w, rs, rows, cols);
                 free(w);
                 w = rw;
-                t = ONC_TYPE_Q4_K_R16;
             }
             for (int li = 0; li < nl; li++) {
                 onc_simd_level lv = !strcmp(levels[li], "scalar") ? ONC_SIMD_SCALAR

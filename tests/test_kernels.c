@@ -277,9 +277,9 @@ static void check_gemm_case(onc_type t, int64_t n, int64_t nr, int64_t m, int ra
             onc_vec_dot_get(t, ONC_SIMD_SCALAR)(&ref[i * nr + r], wq + r * rs, xq + i * xs, n);
             tols[i * nr + r] = 1e-5 * abs_dot(t, wq + r * rs, xq + i * xs, n) + 1e-30;
         }
-    /* repack: the same weight as Q4_K_R16 (unpacking must give the bytes
-     * back), run at every level including the scalar fallback */
-    const onc_type wt = repack ? ONC_TYPE_Q4_K_R16 : t;
+    /* repack: the same weight in its 16-row layout (unpacking must give the
+     * bytes back), run at every level including the scalar fallback */
+    const onc_type wt = !repack ? t : t == ONC_TYPE_Q6_K ? ONC_TYPE_Q6_K_R16 : ONC_TYPE_Q4_K_R16;
     char *wk = wq;
     if (repack) {
         wk = malloc(rs * (size_t)nr);
@@ -340,12 +340,13 @@ static void test_gemm_shapes(void **state) {
     }
 }
 
-/* Q4_K_R16: repacking is exact and reversible, and every path (16-row
- * kernel, the fallback at the lower levels, the GEMM for many rows,
- * threaded or not) equals the Q4_K reference kernel on the original rows,
- * for quantized and raw random blocks (extreme scales and codes). Which
- * weights are repacked: Q4_K with whole 16-row groups, AVX-512 only. */
-static void test_repack_q4_K(void **state) {
+/* Q4_K_R16 / Q6_K_R16: repacking is exact and reversible, and every path
+ * (16-row kernel, the fallback at the lower levels, the GEMM for many
+ * rows, threaded or not) equals the plain type's reference kernel on the
+ * original rows, for quantized and raw random blocks (extreme scales and
+ * codes). Which weights are repacked: Q4_K and Q6_K with whole 16-row
+ * groups, AVX-512 only. */
+static void test_repack(void **state) {
     (void)state;
     static const int64_t ms[] = {1, 2, 3, 4, 9, 33};
     static const int64_t ks[] = {256, 768, 4352};
@@ -354,21 +355,27 @@ static void test_repack_q4_K(void **state) {
         for (int ri = 0; ri < 2; ri++)
             for (int mi = 0; mi < 6; mi++) {
                 if (ks[ki] > 2000 && ms[mi] > 9) continue;
-                check_gemm_case(ONC_TYPE_Q4_K, ks[ki], rows[ri], ms[mi], 0, 1);
-                check_gemm_case(ONC_TYPE_Q4_K, ks[ki], rows[ri], ms[mi], 1, 1);
+                for (int q = 0; q < 2; q++) {
+                    const onc_type t = q ? ONC_TYPE_Q6_K : ONC_TYPE_Q4_K;
+                    check_gemm_case(t, ks[ki], rows[ri], ms[mi], 0, 1);
+                    check_gemm_case(t, ks[ki], rows[ri], ms[mi], 1, 1);
+                }
             }
     for (int l = ONC_SIMD_SCALAR; l < ONC_SIMD_COUNT; l++) {
         if (!onc_simd_supported((onc_simd_level)l)) continue;
         onc_simd_force((onc_simd_level)l);
-        const onc_type want = l == ONC_SIMD_AVX512 ? ONC_TYPE_Q4_K_R16 : ONC_TYPE_Q4_K;
-        assert_int_equal(onc_repack_type(ONC_TYPE_Q4_K, 32, 512), want);
+        const bool r16 = l == ONC_SIMD_AVX512;
+        assert_int_equal(onc_repack_type(ONC_TYPE_Q4_K, 32, 512), r16 ? ONC_TYPE_Q4_K_R16 : ONC_TYPE_Q4_K);
+        assert_int_equal(onc_repack_type(ONC_TYPE_Q6_K, 32, 512), r16 ? ONC_TYPE_Q6_K_R16 : ONC_TYPE_Q6_K);
         assert_int_equal(onc_repack_type(ONC_TYPE_Q4_K, 17, 512), ONC_TYPE_Q4_K);
-        assert_int_equal(onc_repack_type(ONC_TYPE_Q6_K, 32, 512), ONC_TYPE_Q6_K);
+        assert_int_equal(onc_repack_type(ONC_TYPE_Q8_0, 32, 512), ONC_TYPE_Q8_0);
     }
     onc_simd_force(ONC_SIMD_COUNT);
     onc_type t;
     assert_false(onc_type_from_name("q4_K_r16", &t)); /* not a file type: not offered by name */
+    assert_false(onc_type_from_name("q6_K_r16", &t));
     assert_true(onc_type_traits_of(ONC_TYPE_Q4_K_R16)->memory_only);
+    assert_true(onc_type_traits_of(ONC_TYPE_Q6_K_R16)->memory_only);
     /* and never written to a file */
     onc_gguf_writer *gw = onc_gguf_writer_new();
     onc_error err = {0};
@@ -627,7 +634,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simd_levels),        cmocka_unit_test(test_vec_dot_all),
         cmocka_unit_test(test_vec_dot_extreme_blocks), cmocka_unit_test(test_matmul_paths),
-        cmocka_unit_test(test_gemm_shapes),        cmocka_unit_test(test_repack_q4_K),
+        cmocka_unit_test(test_gemm_shapes),        cmocka_unit_test(test_repack),
         cmocka_unit_test(test_threadpool),         cmocka_unit_test(test_backend_mul_mat),
         cmocka_unit_test(test_backend_elementwise),
     };

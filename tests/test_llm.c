@@ -40,17 +40,21 @@ static void create(const char *name, onc_arch arch, onc_type wtype, int32_t kv_h
 
 static int setup(void **state) {
     (void)state;
-    { /* Q4_K needs rows of 256: a wider model (repacked at load with AVX-512) */
+    /* K-quants need rows of 256: wider models (repacked at load with AVX-512) */
+    for (int q = 0; q < 2; q++) {
         onc_model_create_params p = tu_small_params(ONC_ARCH_LLAMA, 2, 256, 4, 512);
         p.preset = "tiny";
         p.n_head_kv = 2;
         p.n_ctx = 128;
-        p.wtype = ONC_TYPE_Q4_K;
-        /* 0.1, not 0.3: with 8-bit activations, a 1e-7 difference can flip
-         * one code, and a model of std 0.3 amplifies that to 1e-2 of the
-         * logits (seen); at 0.1 every path agrees within 5e-7 */
-        p.init_std = 0.1f;
-        tu_create_model("llm_llama_q4k.gguf", &p);
+        p.wtype = q ? ONC_TYPE_Q6_K : ONC_TYPE_Q4_K;
+        /* 0.05, not 0.3: activations are rounded to 8 bits before each
+         * product, so a 1e-7 difference between two exact-integer kernels
+         * (summation order) can flip one code, and random weights of std
+         * 0.3 (Q4_K) or 0.1 (Q6_K) amplify that to 1e-2 of the logits
+         * (seen, also between the file layout's row kernel and its GEMM);
+         * at 0.05 every path agrees within 1e-6 */
+        p.init_std = 0.05f;
+        tu_create_model(q ? "llm_llama_q6k.gguf" : "llm_llama_q4k.gguf", &p);
     }
     create("llm_llama.gguf", ONC_ARCH_LLAMA, ONC_TYPE_F32, 2);
     create("llm_qwen2.gguf", ONC_ARCH_QWEN2, ONC_TYPE_F32, 2);
@@ -122,7 +126,7 @@ static void check_model(const char *name) {
      * range, whose summation order can depend on the range's width: 1e-5
      * (seen: 1.8e-6 with Debian's OpenBLAS on an AVX-512 Xeon) */
     const double e_thr = rel_diff(two, batch, n);
-    const bool quant = strstr(name, "_q8") || strstr(name, "_q4k");
+    const bool quant = strstr(name, "_q8") || strstr(name, "_q4k") || strstr(name, "_q6k");
     if (quant) assert_memory_equal(two, batch, n * sizeof *two);
     else if (e_thr > 1e-5) fail_msg("%s: 2 threads vs 1: %g", name, e_thr);
     /* F16 cache: incremental and batch store the same F16 values: identical
@@ -150,19 +154,19 @@ static void test_kv_cache_qwen2(void **s) { (void)s, check_model("llm_qwen2.gguf
 static void test_kv_cache_phi3(void **s) { (void)s, check_model("llm_phi3.gguf"); }
 static void test_kv_cache_q8(void **s) { (void)s, check_model("llm_llama_q8.gguf"); }
 static void test_kv_cache_q4k(void **s) { (void)s, check_model("llm_llama_q4k.gguf"); }
+static void test_kv_cache_q6k(void **s) { (void)s, check_model("llm_llama_q6k.gguf"); }
 
-/* Q4_K weights repacked at load (AVX-512: Q4_K_R16) give the logits of the
- * file layout, in one batch (the GEMM path) and token by token (the 16-row
+/* Q4_K / Q6_K weights repacked at load (AVX-512: Q4_K_R16 / Q6_K_R16) give
+ * the logits of the file layout, in one batch (the GEMM path) and token by token (the 16-row
  * matrix-vector kernel): integer sums are exact in both, only the float
  * combination order differs, so 1e-5 of the logit range. */
-static void test_repacked_weights(void **state) {
-    (void)state;
+static void check_repacked(const char *name) {
     onc_error err = {0};
     onc_llm_load_params lp = onc_llm_default_load_params();
     lp.repack = false;
-    onc_llm *plain = onc_llm_load_with(tu_tmp_path("llm_llama_q4k.gguf"), &lp, &err);
+    onc_llm *plain = onc_llm_load_with(tu_tmp_path(name), &lp, &err);
     lp.repack = true;
-    onc_llm *rep = onc_llm_load_with(tu_tmp_path("llm_llama_q4k.gguf"), &lp, &err);
+    onc_llm *rep = onc_llm_load_with(tu_tmp_path(name), &lp, &err);
     assert_non_null(plain);
     assert_non_null(rep);
     assert_int_equal(onc_llm_n_repacked(plain), 0);
@@ -173,11 +177,16 @@ static void test_repacked_weights(void **state) {
     for (int step = 1; step <= N_PROMPT; step += N_PROMPT - 1) {
         float *a = run(plain, ONC_TYPE_F32, 1, step), *b = run(rep, ONC_TYPE_F32, 2, step);
         const double e = rel_diff(b, a, n);
-        if (e > 1e-5) fail_msg("repacked vs file layout, step %d: %g", step, e);
+        if (e > 1e-5) fail_msg("%s: repacked vs file layout, step %d: %g", name, step, e);
         free(a), free(b);
     }
     onc_llm_free(plain);
     onc_llm_free(rep);
+}
+static void test_repacked_weights(void **state) {
+    (void)state;
+    check_repacked("llm_llama_q4k.gguf");
+    check_repacked("llm_llama_q6k.gguf");
 }
 
 /* Three sequences of different lengths interleaved in one batch equal each
@@ -412,7 +421,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kv_cache_llama), cmocka_unit_test(test_kv_cache_qwen2),
         cmocka_unit_test(test_kv_cache_phi3),  cmocka_unit_test(test_kv_cache_q8),
-        cmocka_unit_test(test_kv_cache_q4k),   cmocka_unit_test(test_repacked_weights),
+        cmocka_unit_test(test_kv_cache_q4k),   cmocka_unit_test(test_kv_cache_q6k),
+        cmocka_unit_test(test_repacked_weights),
         cmocka_unit_test(test_multi_sequence), cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_decode_errors),  cmocka_unit_test(test_generate),
         cmocka_unit_test(test_concurrent_contexts),

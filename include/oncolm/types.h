@@ -44,9 +44,10 @@ typedef enum onc_type {
     ONC_TYPE_I64 = 27,
     ONC_TYPE_F64 = 28,
     ONC_TYPE_BF16 = 30,
-    /* In memory only, never in a file: Q4_K weights of 16 rows interleaved
-     * for the AVX-512 kernels (oncolm/compute.h onc_repack_rows). Rows are
-     * not self-contained: only whole 16-row groups are meaningful. */
+    /* In memory only, never in a file: Q6_K / Q4_K weights of 16 rows
+     * interleaved for the AVX-512 kernels (oncolm/compute.h onc_repack_rows).
+     * Rows are not self-contained: only whole 16-row groups are meaningful. */
+    ONC_TYPE_Q6_K_R16 = 40,
     ONC_TYPE_Q4_K_R16 = 41,
     ONC_TYPE_COUNT = 42, /* ids >= this are invalid */
 } onc_type;

@@ -30,7 +30,7 @@
 static onc_vec_dot_fn tables[ONC_SIMD_COUNT][ONC_TYPE_COUNT];
 static onc_vec_dot4_fn tables4[ONC_SIMD_COUNT][ONC_TYPE_COUNT];
 static onc_gemm_fn gemm_tables[ONC_SIMD_COUNT][ONC_TYPE_COUNT];
-static onc_matvec16_fn mv16_tables[ONC_SIMD_COUNT]; /* Q4_K_R16 row groups */
+static onc_matvec16_fn mv16_tables[ONC_SIMD_COUNT][ONC_TYPE_COUNT]; /* 16-row layouts */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static void tables_init(void) {
@@ -49,20 +49,20 @@ static void tables_init(void) {
     onc_mv16_fill_avx512(mv16_tables);
 }
 
-/* Q4_K_R16: y[i*ldy + r] for r in [r0, r1) (whole 16-row groups) and m
- * activation rows, one group at a time with the level's 16-row kernel. */
-static void mv16_rows(float *y, int64_t ldy, const void *w, size_t w_stride, const void *xq, size_t xq_stride,
+/* 16-row layouts: y[i*ldy + r] for r in [r0, r1) (whole 16-row groups)
+ * and m activation rows, one group at a time with the level's kernel. */
+static void mv16_rows(float *y, int64_t ldy, onc_type wtype, const void *w, size_t w_stride, const void *xq, size_t xq_stride,
                       int64_t n, int64_t m, int64_t r0, int64_t r1) {
     ONC_ASSERT(r0 % 16 == 0 && (r1 - r0) % 16 == 0);
     pthread_once(&tables_once, tables_init);
-    const onc_matvec16_fn f = mv16_tables[onc_simd_level_get()];
+    const onc_matvec16_fn f = mv16_tables[onc_simd_level_get()][wtype];
     for (int64_t r = r0; r < r1; r += 16)
         for (int64_t i = 0; i < m; i++)
             f(&y[i * ldy + r], (const char *)w + (size_t)r * w_stride, (const char *)xq + (size_t)i * xq_stride, n);
 }
 
 bool onc_mul_mat_supported(onc_type wtype) {
-    return wtype == ONC_TYPE_Q4_K_R16 || onc_vec_dot_get(wtype, ONC_SIMD_SCALAR) != NULL;
+    return onc_is_r16(wtype) || onc_vec_dot_get(wtype, ONC_SIMD_SCALAR) != NULL;
 }
 
 /* GEMM kernel for (wtype, level) when m rows make it worthwhile, else NULL. */
@@ -119,7 +119,8 @@ onc_type onc_vec_dot_type(onc_type wtype) {
     case ONC_TYPE_Q4_K:
     case ONC_TYPE_Q4_K_R16:
     case ONC_TYPE_Q5_K:
-    case ONC_TYPE_Q6_K: return ONC_TYPE_Q8_K;
+    case ONC_TYPE_Q6_K:
+    case ONC_TYPE_Q6_K_R16: return ONC_TYPE_Q8_K;
     default: return (onc_type)-1;
     }
 }
@@ -154,8 +155,8 @@ void onc_vec_dot(onc_type wtype, float *s, const void *w, const void *x, int64_t
 
 void onc_matvec_rows(float *y, onc_type wtype, const void *w, size_t w_stride, const void *xq, int64_t n,
                      int64_t r0, int64_t r1) {
-    if (wtype == ONC_TYPE_Q4_K_R16) {
-        mv16_rows(y, 0, w, w_stride, xq, 0, n, 1, r0, r1);
+    if (onc_is_r16(wtype)) {
+        mv16_rows(y, 0, wtype, w, w_stride, xq, 0, n, 1, r0, r1);
         return;
     }
     onc_vec_dot_fn f = onc_vec_dot_get(wtype, onc_simd_level_get());
@@ -169,7 +170,7 @@ void onc_matmul_rows(float *y, int64_t ldy, onc_type wtype, const void *w, size_
     const onc_simd_level lv = onc_simd_level_get();
     onc_vec_dot_fn f = onc_vec_dot_get(wtype, lv);
     onc_gemm_fn g = gemm_get(wtype, lv, m);
-    ONC_ASSERT(f != NULL || (wtype == ONC_TYPE_Q4_K_R16 && r0 % 16 == 0 && (r1 - r0) % 16 == 0));
+    ONC_ASSERT(f != NULL || (onc_is_r16(wtype) && r0 % 16 == 0 && (r1 - r0) % 16 == 0));
     if (g && r1 > r0) {
         const size_t as = onc_gemm_aux_row_size(wtype, n), ps = onc_gemm_panel_size(n);
         char *buf = aligned_alloc(64, as * (size_t)m + ps);
@@ -180,8 +181,8 @@ void onc_matmul_rows(float *y, int64_t ldy, onc_type wtype, const void *w, size_
             return;
         }
     }
-    if (wtype == ONC_TYPE_Q4_K_R16) {
-        mv16_rows(y, ldy, w, w_stride, xq, xq_stride, n, m, r0, r1);
+    if (onc_is_r16(wtype)) {
+        mv16_rows(y, ldy, wtype, w, w_stride, xq, xq_stride, n, m, r0, r1);
         return;
     }
     onc_vec_dot4_fn f4 = tables4[lv][wtype];

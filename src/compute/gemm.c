@@ -16,7 +16,8 @@ size_t onc_gemm_aux_row_size(onc_type wtype, int64_t n) {
     case ONC_TYPE_Q4_K:
     case ONC_TYPE_Q4_K_R16:
     case ONC_TYPE_Q5_K: s = (size_t)kp + 20 * (size_t)(n / ONC_QK_K); break;
-    case ONC_TYPE_Q6_K: s = (size_t)kp + 68 * (size_t)(n / ONC_QK_K); break;
+    case ONC_TYPE_Q6_K:
+    case ONC_TYPE_Q6_K_R16: s = (size_t)kp + 68 * (size_t)(n / ONC_QK_K); break;
     case ONC_TYPE_F32:
     case ONC_TYPE_F16:
     case ONC_TYPE_BF16: s = 4 * (size_t)kp; break;
@@ -59,7 +60,8 @@ void onc_gemm_aux_row(onc_type wtype, void *aux, const void *xq, int64_t n) {
     case ONC_TYPE_Q4_K:
     case ONC_TYPE_Q4_K_R16:
     case ONC_TYPE_Q5_K:
-    case ONC_TYPE_Q6_K: {
+    case ONC_TYPE_Q6_K:
+    case ONC_TYPE_Q6_K_R16: {
         const onc_block_q8_K *x = xq;
         const int64_t nb = n / ONC_QK_K;
         float *d = (float *)meta;
@@ -67,7 +69,7 @@ void onc_gemm_aux_row(onc_type wtype, void *aux, const void *xq, int64_t n) {
         for (int64_t b = 0; b < nb; b++) {
             memcpy(qs + ONC_QK_K * b, x[b].qs, ONC_QK_K);
             d[b] = x[b].d;
-            if (wtype == ONC_TYPE_Q6_K) {
+            if (wtype == ONC_TYPE_Q6_K || wtype == ONC_TYPE_Q6_K_R16) {
                 for (int j = 0; j < 16; j++) o[16 * b + j] = -32 * x[b].bsums[j];
             } else {
                 for (int p = 0; p < 4; p++) { /* 32-element sums (j, j+2), j = 4*(p/2) + p%2 */

@@ -138,20 +138,9 @@ static void dec16_q5_K(const char *const rows[16], int64_t b, uint8_t *pq, float
     }
 }
 
-static void dec16_q6_K(const char *const rows[16], int64_t b, uint8_t *pq, float *mb) {
-    __m512i ql0[16], ql1[16], qh[16], sc[16];
-    const size_t o = (size_t)b * sizeof(onc_block_q6_K);
-    tr16_load(rows, o, 16, ql0);
-    tr16_load(rows, o + 64, 16, ql1);
-    tr16_load(rows, o + 128, 16, qh);
-    tr16_load(rows, o + 192, 4, sc);
-    int32_t dd[16];
-    for (int r = 0; r < 16; r++) {
-        uint16_t h;
-        memcpy(&h, rows[r] + o + offsetof(onc_block_q6_K, d), 2);
-        dd[r] = h;
-    }
-    const __m512 d = f16_lo(_mm512_loadu_si512((const void *)dd));
+/* Q6_K from the transposed words: ql0/ql1 (ql), qh, sc (scales), d. */
+static void dec16_q6_K_core(const __m512i ql0[16], const __m512i ql1[16], const __m512i qh[16], const __m512i sc[4],
+                            __m512 d, uint8_t *pq, float *mb) {
     for (int k = 0; k < 16; k++) _mm512_store_ps(mb + k * 16, _mm512_mul_ps(d, byte_s(sc[k / 4], k % 4)));
     const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
     for (int h = 0; h < 2; h++) {
@@ -168,6 +157,30 @@ static void dec16_q6_K(const char *const rows[16], int64_t b, uint8_t *pq, float
                                               _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(hb, 6), m2), 4)));
         }
     }
+}
+
+static void dec16_q6_K(const char *const rows[16], int64_t b, uint8_t *pq, float *mb) {
+    __m512i ql0[16], ql1[16], qh[16], sc[16];
+    const size_t o = (size_t)b * sizeof(onc_block_q6_K);
+    tr16_load(rows, o, 16, ql0);
+    tr16_load(rows, o + 64, 16, ql1);
+    tr16_load(rows, o + 128, 16, qh);
+    tr16_load(rows, o + 192, 4, sc);
+    int32_t dd[16];
+    for (int r = 0; r < 16; r++) {
+        uint16_t h;
+        memcpy(&h, rows[r] + o + offsetof(onc_block_q6_K, d), 2);
+        dd[r] = h;
+    }
+    dec16_q6_K_core(ql0, ql1, qh, sc, f16_lo(_mm512_loadu_si512((const void *)dd)), pq, mb);
+}
+
+/* Q6_K_R16 (compute/repack.c): the words are already vectors; d follows. */
+static void dec16_q6_K_r16(const char *grp, int64_t b, uint8_t *pq, float *mb) {
+    const char *w = grp + (size_t)b * 16 * sizeof(onc_block_q6_K);
+    __m512i v[52];
+    for (int i = 0; i < 52; i++) v[i] = _mm512_loadu_si512((const void *)(w + 64 * i));
+    dec16_q6_K_core(v, v + 16, v + 32, v + 48, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 52 * 64))), pq, mb);
 }
 
 /* Q4_K_R16 (compute/repack.c): the group's block b already holds the 36
@@ -247,6 +260,7 @@ static void decode_panel_avx512(onc_type t, const char *const rows[16], int64_t 
         }
         case ONC_TYPE_Q4_K: dec16_q4_K(rows, cb, q, meta + cb * 13 * 16); break;
         case ONC_TYPE_Q4_K_R16: dec16_q4_K_r16(rows[0], cb, q, meta + cb * 13 * 16); break;
+        case ONC_TYPE_Q6_K_R16: dec16_q6_K_r16(rows[0], cb, q, meta + cb * 16 * 16); break;
         case ONC_TYPE_Q5_K: dec16_q5_K(rows, cb, q, meta + cb * 13 * 16); break;
         case ONC_TYPE_Q6_K: dec16_q6_K(rows, cb, q, meta + cb * 16 * 16); break;
         default: break;
@@ -265,6 +279,7 @@ void onc_gemm_fill_avx512(onc_gemm_fn tbl[ONC_TYPE_COUNT]) {
     tbl[ONC_TYPE_Q5_K] = gemm_q5_K_avx512;
     tbl[ONC_TYPE_Q6_K] = gemm_q6_K_avx512;
     tbl[ONC_TYPE_Q4_K_R16] = gemm_q4_K_r16_avx512;
+    tbl[ONC_TYPE_Q6_K_R16] = gemm_q6_K_r16_avx512;
 }
 
 #else

@@ -21,11 +21,13 @@ void onc_kernels_fill_avx2(onc_vec_dot_fn tbl[ONC_TYPE_COUNT], onc_vec_dot4_fn t
 void onc_kernels_fill_avx512(onc_vec_dot_fn tbl[ONC_TYPE_COUNT], onc_vec_dot4_fn tbl4[ONC_TYPE_COUNT], bool have_bf16);
 
 /* Repacked weights (compute/repack.c): y[r] = dot(row r of one 16-row
- * group of a Q4_K_R16 weight starting at w, x) for r = 0..15. */
+ * group of a Q4_K_R16 / Q6_K_R16 weight starting at w, x), r = 0..15. */
 typedef void (*onc_matvec16_fn)(float *y, const void *w, const void *x, int64_t n);
-/* tbl[level]: the fallback (per-row Q4_K kernels) at every level ... */
-void onc_mv16_fill_generic(onc_matvec16_fn tbl[ONC_SIMD_COUNT]);
-/* ... then the AVX-512 kernel (nothing without ONC_HAVE_X86_SIMD). */
-void onc_mv16_fill_avx512(onc_matvec16_fn tbl[ONC_SIMD_COUNT]);
+/* The 16-row layouts (the memory-only types). */
+static inline bool onc_is_r16(onc_type t) { return t == ONC_TYPE_Q4_K_R16 || t == ONC_TYPE_Q6_K_R16; }
+/* tbl[level][type]: the fallback (per-row kernels) at every level ... */
+void onc_mv16_fill_generic(onc_matvec16_fn tbl[ONC_SIMD_COUNT][ONC_TYPE_COUNT]);
+/* ... then the AVX-512 kernels (nothing without ONC_HAVE_X86_SIMD). */
+void onc_mv16_fill_avx512(onc_matvec16_fn tbl[ONC_SIMD_COUNT][ONC_TYPE_COUNT]);
 
 #endif

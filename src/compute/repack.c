@@ -17,87 +17,106 @@
  * for 16 rows in a few vector instructions, and streams the weight once in
  * order (llama.cpp repacks Q4_K at load for the same reason).
  *
+ * Q6_K_R16 is the same for Q6_K blocks (210 bytes): v0..v31 = ql,
+ * v32..v47 = qh, v48..v51 = the 16 signed scales, then the 16 rows' f16
+ * d (the 2 bytes past the last whole word) as 32 bytes.
+ *
  * Here: the (plain C) repacking and its inverse, and the kernel used at the
  * levels without a 16-row kernel: it unpacks one block of the 16 rows and
- * calls that level's Q4_K dot product per row. */
+ * calls that level's Q4_K / Q6_K dot product per row. */
 #include <string.h>
 
 #include "compute/kernels.h"
 #include "tensor/blocks.h"
 
 #define R16_ROWS 16
-#define R16_WORDS (sizeof(onc_block_q4_K) / 4) /* 36 */
+
+/* The plain type of a 16-row layout (ONC_TYPE_COUNT: not one). */
+static onc_type r16_base(onc_type t) {
+    return t == ONC_TYPE_Q4_K_R16 ? ONC_TYPE_Q4_K : t == ONC_TYPE_Q6_K_R16 ? ONC_TYPE_Q6_K : ONC_TYPE_COUNT;
+}
 
 onc_type onc_repack_type(onc_type wtype, int64_t nrows, int64_t n) {
-    if (wtype == ONC_TYPE_Q4_K && nrows > 0 && nrows % R16_ROWS == 0 && n > 0 && n % ONC_QK_K == 0 &&
-        onc_simd_level_get() >= ONC_SIMD_AVX512)
-        return ONC_TYPE_Q4_K_R16;
-    return wtype;
+    if (nrows <= 0 || nrows % R16_ROWS != 0 || n <= 0 || n % ONC_QK_K != 0 || onc_simd_level_get() < ONC_SIMD_AVX512)
+        return wtype;
+    return wtype == ONC_TYPE_Q4_K ? ONC_TYPE_Q4_K_R16 : wtype == ONC_TYPE_Q6_K ? ONC_TYPE_Q6_K_R16 : wtype;
 }
 
-/* One block of 16 rows: words of rows[r] block -> interleaved group block. */
-static void r16_pack_block(uint8_t *dst, const uint8_t *const src[R16_ROWS]) {
-    for (size_t v = 0; v < R16_WORDS; v++)
+/* One block of bs bytes of 16 rows: whole 4-byte words interleaved, then
+ * the bs % 4 bytes left of each row, row after row. */
+static void r16_pack_block(uint8_t *dst, const uint8_t *const src[R16_ROWS], size_t bs) {
+    const size_t words = bs / 4, tail = bs % 4;
+    for (size_t v = 0; v < words; v++)
         for (int r = 0; r < R16_ROWS; r++) memcpy(dst + v * 64 + (size_t)r * 4, src[r] + v * 4, 4);
+    for (int r = 0; r < R16_ROWS; r++) memcpy(dst + words * 64 + (size_t)r * tail, src[r] + words * 4, tail);
 }
 
-static void r16_unpack_block(uint8_t *const dst[R16_ROWS], const uint8_t *src) {
-    for (size_t v = 0; v < R16_WORDS; v++)
+static void r16_unpack_block(uint8_t *const dst[R16_ROWS], const uint8_t *src, size_t bs) {
+    const size_t words = bs / 4, tail = bs % 4;
+    for (size_t v = 0; v < words; v++)
         for (int r = 0; r < R16_ROWS; r++) memcpy(dst[r] + v * 4, src + v * 64 + (size_t)r * 4, 4);
+    for (int r = 0; r < R16_ROWS; r++) memcpy(dst[r] + words * 4, src + words * 64 + (size_t)r * tail, tail);
+}
+
+/* Walk the blocks of a plain weight (rows `stride` bytes apart) and of its
+ * 16-row layout together; pack or unpack each. */
+static void r16_walk(onc_type r16, uint8_t *plain, size_t stride, uint8_t *grouped, int64_t nrows, int64_t n, bool pack) {
+    const onc_type base = r16_base(r16);
+    ONC_ASSERT(base != ONC_TYPE_COUNT && nrows % R16_ROWS == 0 && n % ONC_QK_K == 0);
+    const size_t bs = onc_type_traits_of(base)->type_size;
+    const int64_t nb = n / ONC_QK_K;
+    for (int64_t g = 0; g < nrows / R16_ROWS; g++)
+        for (int64_t b = 0; b < nb; b++, grouped += bs * R16_ROWS) {
+            uint8_t *rows[R16_ROWS];
+            for (int r = 0; r < R16_ROWS; r++) rows[r] = plain + (size_t)(g * R16_ROWS + r) * stride + (size_t)b * bs;
+            if (pack) r16_pack_block(grouped, (const uint8_t *const *)rows, bs);
+            else r16_unpack_block(rows, grouped, bs);
+        }
 }
 
 void onc_repack_rows(onc_type dst_type, void *dst, const void *src, size_t src_stride, int64_t nrows, int64_t n) {
-    ONC_ASSERT(dst_type == ONC_TYPE_Q4_K_R16 && nrows % R16_ROWS == 0 && n % ONC_QK_K == 0);
-    const int64_t nb = n / ONC_QK_K;
-    uint8_t *out = dst;
-    for (int64_t g = 0; g < nrows / R16_ROWS; g++)
-        for (int64_t b = 0; b < nb; b++, out += sizeof(onc_block_q4_K) * R16_ROWS) {
-            const uint8_t *rows[R16_ROWS];
-            for (int r = 0; r < R16_ROWS; r++)
-                rows[r] = (const uint8_t *)src + (size_t)(g * R16_ROWS + r) * src_stride + (size_t)b * sizeof(onc_block_q4_K);
-            r16_pack_block(out, rows);
-        }
+    r16_walk(dst_type, (uint8_t *)src, src_stride, dst, nrows, n, true); /* src only read */
 }
 
 void onc_unpack_rows(onc_type src_type, void *dst, size_t dst_stride, const void *src, int64_t nrows, int64_t n) {
-    ONC_ASSERT(src_type == ONC_TYPE_Q4_K_R16 && nrows % R16_ROWS == 0 && n % ONC_QK_K == 0);
-    const int64_t nb = n / ONC_QK_K;
-    const uint8_t *in = src;
-    for (int64_t g = 0; g < nrows / R16_ROWS; g++)
-        for (int64_t b = 0; b < nb; b++, in += sizeof(onc_block_q4_K) * R16_ROWS) {
-            uint8_t *rows[R16_ROWS];
-            for (int r = 0; r < R16_ROWS; r++)
-                rows[r] = (uint8_t *)dst + (size_t)(g * R16_ROWS + r) * dst_stride + (size_t)b * sizeof(onc_block_q4_K);
-            r16_unpack_block(rows, in);
-        }
+    r16_walk(src_type, dst, dst_stride, (uint8_t *)src, nrows, n, false); /* src only read */
 }
 
-/* Fallback 16-row kernel: per block, unpack and dot each row with the Q4_K
- * kernel of `level` (sums per block in float, then over blocks). */
-static void mv16_generic(onc_simd_level level, float *y, const void *w, const void *x, int64_t n) {
-    const onc_vec_dot_fn dot = onc_vec_dot_get(ONC_TYPE_Q4_K, level);
+/* Fallback 16-row kernel: per block, unpack and dot each row with the
+ * plain type's kernel of `level` (sums per block in float, then over
+ * blocks). */
+static void mv16_generic(onc_type r16, onc_simd_level level, float *y, const void *w, const void *x, int64_t n) {
+    const onc_type base = r16_base(r16);
+    const onc_vec_dot_fn dot = onc_vec_dot_get(base, level);
+    const size_t bs = onc_type_traits_of(base)->type_size;
     const onc_block_q8_K *xb = x;
     float acc[R16_ROWS] = {0};
-    onc_block_q4_K tmp[R16_ROWS];
+    _Alignas(64) uint8_t tmp[R16_ROWS][sizeof(onc_block_q6_K)];
     uint8_t *rows[R16_ROWS];
-    for (int r = 0; r < R16_ROWS; r++) rows[r] = (uint8_t *)&tmp[r];
+    for (int r = 0; r < R16_ROWS; r++) rows[r] = tmp[r];
     const uint8_t *in = w;
-    for (int64_t b = 0; b < n / ONC_QK_K; b++, in += sizeof tmp) {
-        r16_unpack_block(rows, in);
+    for (int64_t b = 0; b < n / ONC_QK_K; b++, in += bs * R16_ROWS) {
+        r16_unpack_block(rows, in, bs);
         for (int r = 0; r < R16_ROWS; r++) {
             float s;
-            dot(&s, &tmp[r], &xb[b], ONC_QK_K);
+            dot(&s, tmp[r], &xb[b], ONC_QK_K);
             acc[r] += s;
         }
     }
     memcpy(y, acc, sizeof acc);
 }
 
-static void mv16_scalar(float *y, const void *w, const void *x, int64_t n) { mv16_generic(ONC_SIMD_SCALAR, y, w, x, n); }
-static void mv16_avx2(float *y, const void *w, const void *x, int64_t n) { mv16_generic(ONC_SIMD_AVX2, y, w, x, n); }
+#define MV16_GENERIC(T, lv, name) \
+    static void name(float *y, const void *w, const void *x, int64_t n) { mv16_generic(T, lv, y, w, x, n); }
+MV16_GENERIC(ONC_TYPE_Q4_K_R16, ONC_SIMD_SCALAR, mv16_q4_K_scalar)
+MV16_GENERIC(ONC_TYPE_Q4_K_R16, ONC_SIMD_AVX2, mv16_q4_K_avx2)
+MV16_GENERIC(ONC_TYPE_Q6_K_R16, ONC_SIMD_SCALAR, mv16_q6_K_scalar)
+MV16_GENERIC(ONC_TYPE_Q6_K_R16, ONC_SIMD_AVX2, mv16_q6_K_avx2)
+#undef MV16_GENERIC
 
-void onc_mv16_fill_generic(onc_matvec16_fn tbl[ONC_SIMD_COUNT]) {
-    tbl[ONC_SIMD_SCALAR] = mv16_scalar;
-    tbl[ONC_SIMD_AVX2] = mv16_avx2;
-    tbl[ONC_SIMD_AVX512] = mv16_avx2;
+void onc_mv16_fill_generic(onc_matvec16_fn tbl[ONC_SIMD_COUNT][ONC_TYPE_COUNT]) {
+    tbl[ONC_SIMD_SCALAR][ONC_TYPE_Q4_K_R16] = mv16_q4_K_scalar;
+    tbl[ONC_SIMD_AVX2][ONC_TYPE_Q4_K_R16] = tbl[ONC_SIMD_AVX512][ONC_TYPE_Q4_K_R16] = mv16_q4_K_avx2;
+    tbl[ONC_SIMD_SCALAR][ONC_TYPE_Q6_K_R16] = mv16_q6_K_scalar;
+    tbl[ONC_SIMD_AVX2][ONC_TYPE_Q6_K_R16] = tbl[ONC_SIMD_AVX512][ONC_TYPE_Q6_K_R16] = mv16_q6_K_avx2;
 }

@@ -1,6 +1,6 @@
-/* repack_avx512.c — the AVX-512 matrix-vector kernel for Q4_K_R16 weights
- * (layout in compute/repack.c): one zmm lane per weight row, 16 rows per
- * call. Per block of 256 columns: the 16 rows' scales and mins are decoded
+/* repack_avx512.c — the AVX-512 matrix-vector kernels for Q4_K_R16 and
+ * Q6_K_R16 weights (layouts in compute/repack.c): one zmm lane per weight
+ * row, 16 rows per call. Q4_K_R16: Per block of 256 columns: the 16 rows' scales and mins are decoded
  * from three vectors (ggml's get_scale_min_k4 done lane-wise); each code
  * vector holds 4 columns of 16 rows, low nibbles for sub-block 2p and high
  * nibbles for 2p + 1, and is multiplied against a broadcast of the 4
@@ -82,10 +82,54 @@ static void mv16_q4_K_r16_avx512(float *y, const void *vw, const void *vx, int64
     }
     _mm512_storeu_ps(y, acc);
 }
+
+/* Q6_K_R16: per block, half h and quarter t, the 6-bit codes of columns
+ * 128h + 32t + 4k.. for 16 rows are rebuilt from one ql and one qh vector
+ * (ggml's dequantize_row_q6_K, lane-wise); each 16-column sub-block starts
+ * from -32 x its activation sum (the codes' offset) and is scaled by its
+ * signed 8-bit scale in int32 (|sum| < 16 * 128 * (16*63*128 + 32*2048)
+ * < 2^31), as the Q6_K row kernels. */
+static void mv16_q6_K_r16_avx512(float *y, const void *vw, const void *vx, int64_t n) {
+    const uint8_t *w = vw;
+    const onc_block_q8_K *x = vx;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n / ONC_QK_K; b++, w += 16 * sizeof(onc_block_q6_K)) {
+        for (int i = 0; i < 53; i++) _mm_prefetch((const char *)w + 16 * sizeof(onc_block_q6_K) + 64 * i, _MM_HINT_T0);
+        const int8_t *q8 = x[b].qs;
+        __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++)
+#pragma GCC unroll 4
+            for (int t = 0; t < 4; t++)
+#pragma GCC unroll 2
+                for (int u = 0; u < 2; u++) {
+                    const int s = 8 * h + 2 * t + u; /* sub-block */
+                    __m512i is = _mm512_set1_epi32(-32 * (int32_t)x[b].bsums[s]);
+#pragma GCC unroll 4
+                    for (int kk = 0; kk < 4; kk++) {
+                        const int k = 4 * u + kk;
+                        const __m512i ab = V(16 * h + 8 * (t & 1) + k), hb = V(32 + 8 * h + k);
+                        const __m512i lo = t < 2 ? _mm512_and_si512(ab, m4) : _mm512_and_si512(_mm512_srli_epi32(ab, 4), m4);
+                        const __m512i hi = _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(hb, 2 * t), m2), 4);
+                        is = _mm512_dpbusd_epi32(is, _mm512_or_si512(lo, hi),
+                                                 _mm512_set1_epi32(ld32(q8 + 128 * h + 32 * t + 4 * k)));
+                    }
+                    const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(V(48 + s / 4), 24 - 8 * (s % 4)), 24);
+                    isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(is, sc));
+                }
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + 52 * 64)));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, _mm512_set1_ps(x[b].d)), acc);
+    }
+    _mm512_storeu_ps(y, acc);
+}
 #undef V
 
-void onc_mv16_fill_avx512(onc_matvec16_fn tbl[ONC_SIMD_COUNT]) { tbl[ONC_SIMD_AVX512] = mv16_q4_K_r16_avx512; }
+void onc_mv16_fill_avx512(onc_matvec16_fn tbl[ONC_SIMD_COUNT][ONC_TYPE_COUNT]) {
+    tbl[ONC_SIMD_AVX512][ONC_TYPE_Q4_K_R16] = mv16_q4_K_r16_avx512;
+    tbl[ONC_SIMD_AVX512][ONC_TYPE_Q6_K_R16] = mv16_q6_K_r16_avx512;
+}
 
 #else
-void onc_mv16_fill_avx512(onc_matvec16_fn tbl[ONC_SIMD_COUNT]) { (void)tbl; }
+void onc_mv16_fill_avx512(onc_matvec16_fn tbl[ONC_SIMD_COUNT][ONC_TYPE_COUNT]) { (void)tbl; }
 #endif

@@ -40,8 +40,9 @@ static const onc_type_traits traits_table[ONC_TYPE_COUNT] = {
     [34] = {"tq1_0", 256, 54, true, false, false},
     [35] = {"tq2_0", 256, 66, true, false, false},
     [39] = {"mxfp4", 32, 17, true, false, false},
-    /* bytes per row as Q4_K: a group of 16 rows is the 16 rows' blocks with
-     * their 4-byte words interleaved (see compute/repack.c) */
+    /* bytes per row as Q6_K / Q4_K: a group of 16 rows is the 16 rows'
+     * blocks with their 4-byte words interleaved (see compute/repack.c) */
+    [ONC_TYPE_Q6_K_R16] = {"q6_K_r16", 256, 210, true, false, false, true},
     [ONC_TYPE_Q4_K_R16] = {"q4_K_r16", 256, 144, true, false, false, true},
 };
 
