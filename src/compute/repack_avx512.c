@@ -95,7 +95,8 @@ static void mv16_q6_K_r16_avx512(float *y, const void *vw, const void *vx, int64
     const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / ONC_QK_K; b++, w += 16 * sizeof(onc_block_q6_K)) {
-        for (int i = 0; i < 53; i++) _mm_prefetch((const char *)w + 16 * sizeof(onc_block_q6_K) + 64 * i, _MM_HINT_T0);
+        /* two blocks ahead: this kernel does more work per byte */
+        for (int i = 0; i < 53; i++) _mm_prefetch((const char *)w + 2 * 16 * sizeof(onc_block_q6_K) + 64 * i, _MM_HINT_T0);
         const int8_t *q8 = x[b].qs;
         __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 2

@@ -1,6 +1,7 @@
 /* llm_load.c — loading decoder models and creating contexts (see
  * oncolm/llm.h). Tensors are checked against the architecture's tensor list
  * (oncolm/arch.h) and then point into the read-only GGUF mapping. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,18 +40,46 @@ onc_llm_load_params onc_llm_default_load_params(void) {
     return (onc_llm_load_params){.repack = !(e && strcmp(e, "0") == 0)};
 }
 
+/* One repacking job over a list of weights: threads take the next weight
+ * (atomic counter) and write its new layout into memory of their own. */
+typedef struct repack_job {
+    onc_tensor **list;
+    const onc_type *to;
+    void **mem;
+    const onc_gguf *gguf;
+    size_t n;
+    atomic_size_t next;
+} repack_job;
+
+static void repack_task(void *ctx, int ith, int nth) {
+    (void)ith, (void)nth;
+    repack_job *j = ctx;
+    for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n;) {
+        const onc_tensor *t = j->list[i];
+        if (j->to[i] == t->type) continue;
+        const size_t bytes = onc_tensor_nbytes(t);
+        void *mem = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (!mem) continue; /* keeps the file layout */
+        onc_repack_rows(j->to[i], mem, t->data, t->nb[1], t->ne[1], t->ne[0]);
+        onc_gguf_release_range(j->gguf, t->data, bytes); /* at once: peak memory ~ file + 1 weight per thread */
+        j->mem[i] = mem;
+    }
+}
+
 /* Rewrite the matrix weights (never the token embeddings, which are also
  * read by row) whose type has a faster layout at the current SIMD level
- * (onc_repack_type) into owned memory, and release the file's pages. A
- * weight whose memory cannot be had keeps the file layout. */
+ * (onc_repack_type) into owned memory, on all cores, and release the
+ * file's pages. A weight whose memory cannot be had keeps the file layout. */
 static onc_status repack_weights(onc_llm *m, const char *path, onc_error *err) {
-    const size_t per_layer = 8;
-    onc_tensor **list = calloc(m->hp.n_layer * per_layer + 1, sizeof *list);
-    if (!(m->repacked = calloc(m->hp.n_layer * per_layer + 1, sizeof *m->repacked)) || !list) {
-        free(list);
+    const size_t per_layer = 8, cap = m->hp.n_layer * per_layer + 1;
+    onc_tensor **list = calloc(cap, sizeof *list);
+    onc_type *to = calloc(cap, sizeof *to);
+    void **mem = calloc(cap, sizeof *mem);
+    if (!(m->repacked = calloc(cap, sizeof *m->repacked)) || !list || !to || !mem) {
+        free(list), free(to), free(mem);
         return onc_error_set(err, ONC_ERR_NOMEM, "%s: out of memory", path);
     }
-    size_t n = 0;
+    size_t n = 0, todo = 0;
     for (uint32_t l = 0; l < m->hp.n_layer; l++) {
         llm_layer *L = &m->layers[l];
         onc_tensor *w[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
@@ -58,20 +87,25 @@ static onc_status repack_weights(onc_llm *m, const char *path, onc_error *err) {
     }
     if (m->output.data != m->tok_embd.data) list[n++] = &m->output;
     for (size_t i = 0; i < n; i++) {
-        onc_tensor *t = list[i];
-        if (!t->data || t->ne[2] != 1 || t->ne[3] != 1) continue;
-        const onc_type to = onc_repack_type(t->type, t->ne[1], t->ne[0]);
-        if (to == t->type) continue;
-        const size_t bytes = onc_tensor_nbytes(t);
-        void *mem = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-        if (!mem) continue;
-        onc_repack_rows(to, mem, t->data, t->nb[1], t->ne[1], t->ne[0]);
-        onc_gguf_release_range(m->gguf, t->data, bytes);
-        t->data = mem;
-        t->type = to;
-        m->repacked[m->n_repacked++] = mem;
+        const onc_tensor *t = list[i];
+        const bool matrix = t->data && t->ne[2] == 1 && t->ne[3] == 1;
+        to[i] = matrix ? onc_repack_type(t->type, t->ne[1], t->ne[0]) : t->type;
+        todo += to[i] != t->type;
     }
-    free(list);
+    if (todo) {
+        repack_job job = {list, to, mem, m->gguf, n, 0};
+        onc_threadpool *tp = onc_threadpool_new(0, NULL); /* NULL (no threads): this thread alone */
+        onc_threadpool_run(tp, repack_task, &job);
+        onc_threadpool_free(tp);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!mem[i]) continue;
+        onc_tensor *t = list[i];
+        t->data = mem[i];
+        t->type = to[i];
+        m->repacked[m->n_repacked++] = mem[i];
+    }
+    free(list), free(to), free(mem);
     return ONC_OK;
 }
 
