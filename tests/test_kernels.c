@@ -288,6 +288,15 @@ static void check_gemm_case(onc_type t, int64_t n, int64_t nr, int64_t m, int ra
         onc_unpack_rows(wt, back, rs, wk, nr, n);
         assert_memory_equal(back, wq, rs * (size_t)nr);
         free(back);
+        /* row lookups in the repacked layout (tied embeddings) */
+        float *a = malloc((size_t)n * 4), *b = malloc((size_t)n * 4);
+        for (int64_t r = 0; r < nr; r += 7) {
+            onc_dequantize_row(t, wq + r * rs, a, n);
+            onc_weight_row_f32(wt, wk, rs, r, b, n);
+            assert_memory_equal(a, b, (size_t)n * 4);
+        }
+        free(a);
+        free(b);
     }
     for (int l = repack ? ONC_SIMD_SCALAR : ONC_SIMD_AVX2; l < ONC_SIMD_COUNT; l++) {
         if (!onc_simd_supported((onc_simd_level)l)) continue;

@@ -55,6 +55,12 @@ static int setup(void **state) {
          * at 0.05 every path agrees within 1e-6 */
         p.init_std = 0.05f;
         tu_create_model(q ? "llm_llama_q6k.gguf" : "llm_llama_q4k.gguf", &p);
+        if (q) continue;
+        /* tied embeddings, vocabulary a multiple of 16: the embedding
+         * matrix is repacked too and its rows are looked up in that layout */
+        p.tied = true;
+        p.pad_vocab_to = 1152;
+        tu_create_model("llm_llama_q4k_tied.gguf", &p);
     }
     create("llm_llama.gguf", ONC_ARCH_LLAMA, ONC_TYPE_F32, 2);
     create("llm_qwen2.gguf", ONC_ARCH_QWEN2, ONC_TYPE_F32, 2);
@@ -170,8 +176,10 @@ static void check_repacked(const char *name) {
     assert_non_null(plain);
     assert_non_null(rep);
     assert_int_equal(onc_llm_n_repacked(plain), 0);
-    /* 2 layers x 7 matrices; the output (vocab rows) when a multiple of 16 */
-    if (onc_simd_level_get() >= ONC_SIMD_AVX512) assert_true(onc_llm_n_repacked(rep) >= 14);
+    /* 2 layers x 7 matrices; the output (vocab rows) when a multiple of 16:
+     * with tied embeddings, the embedding matrix */
+    if (onc_simd_level_get() >= ONC_SIMD_AVX512)
+        assert_true(onc_llm_n_repacked(rep) >= (strstr(name, "tied") ? 15 : 14));
     else assert_int_equal(onc_llm_n_repacked(rep), 0);
     const size_t n = (size_t)N_PROMPT * onc_llm_n_vocab(plain);
     for (int step = 1; step <= N_PROMPT; step += N_PROMPT - 1) {
@@ -187,6 +195,7 @@ static void test_repacked_weights(void **state) {
     (void)state;
     check_repacked("llm_llama_q4k.gguf");
     check_repacked("llm_llama_q6k.gguf");
+    check_repacked("llm_llama_q4k_tied.gguf");
 }
 
 /* Three sequences of different lengths interleaved in one batch equal each

@@ -132,6 +132,10 @@ onc_type onc_repack_type(onc_type wtype, int64_t nrows, int64_t n);
 void onc_repack_rows(onc_type dst_type, void *dst, const void *src, size_t src_stride, int64_t nrows, int64_t n);
 /* The inverse: the plain rows (dst_stride bytes apart) of a repacked weight. */
 void onc_unpack_rows(onc_type src_type, void *dst, size_t dst_stride, const void *src, int64_t nrows, int64_t n);
+/* Row r (n elements) of a weight of type t, plain or repacked, as f32
+ * (onc_dequantize_row for plain types): embedding lookups of a repacked
+ * tied embedding/output matrix. w_stride = the type's row size. */
+void onc_weight_row_f32(onc_type t, const void *w, size_t w_stride, int64_t r, float *dst, int64_t n);
 
 // --- thread pool --------------------------------------------------------------------
 

@@ -3,7 +3,9 @@
  *
  * Two objects, weights apart from state:
  *   onc_llm      the model: the GGUF file mapped once (weights are read in
- *                place, never copied), hyper-parameters, tokenizer. Immutable
+ *                place, except Q4_K/Q6_K matrices rewritten at load into a
+ *                faster layout on AVX-512 CPUs: onc_llm_load_params),
+ *                hyper-parameters, tokenizer. Immutable
  *                after loading; any number of contexts may use it at once,
  *                from different threads.
  *   onc_llm_ctx  per-sequence state: a KV cache holding up to n_seq
@@ -62,6 +64,7 @@ typedef struct onc_llm_load_params {
     bool repack;
 } onc_llm_load_params;
 onc_llm_load_params onc_llm_default_load_params(void);
+/* onc_llm_load with these options (NULL: the defaults). */
 onc_llm *onc_llm_load_with(const char *path, const onc_llm_load_params *p, onc_error *err);
 /* Number of weight tensors rewritten at load (0 when repack was off or no
  * weight has a faster layout here). */

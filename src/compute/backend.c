@@ -149,7 +149,7 @@ onc_status onc_backend_get_rows(onc_backend *be, onc_tensor *dst, const onc_tens
                                 int64_t n_ids, onc_error *err) {
     onc_status st;
     if ((st = need_f32(dst, "get_rows", err))) return st;
-    if (!onc_type_traits_of(emb->type)->can_compute)
+    if (!onc_type_traits_of(emb->type)->can_compute && !onc_type_traits_of(emb->type)->memory_only)
         return onc_error_set(err, ONC_ERR_UNSUPPORTED, "get_rows: '%s' has unsupported type", emb->name);
     if (dst->ne[0] != emb->ne[0] || onc_tensor_nrows(dst) != n_ids || !rows_dense(dst) || emb->ne[2] != 1 ||
         emb->ne[3] != 1)

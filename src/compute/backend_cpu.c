@@ -170,7 +170,7 @@ static void rows_run(void *ctx, int ith, int nth) {
     for (int64_t r = lo; r < hi; r++) {
         float *y = (float *)row_ptr(t->dst, r);
         switch (t->kind) {
-        case 0: onc_dequantize_row(t->a->type, (const char *)t->a->data + (size_t)t->ids[r] * t->a->nb[1], y, n); break;
+        case 0: onc_weight_row_f32(t->a->type, t->a->data, t->a->nb[1], t->ids[r], y, n); break;
         case 1: do_unary((onc_unary_op)t->op, y, (const float *)row_ptr(t->a, r), n, t->p); break;
         case 2: {
             const float *a = (const float *)row_ptr(t->a, r);

@@ -82,6 +82,24 @@ void onc_unpack_rows(onc_type src_type, void *dst, size_t dst_stride, const void
     r16_walk(src_type, dst, dst_stride, (uint8_t *)src, nrows, n, false); /* src only read */
 }
 
+void onc_weight_row_f32(onc_type t, const void *w, size_t w_stride, int64_t r, float *dst, int64_t n) {
+    const onc_type base = r16_base(t);
+    if (base == ONC_TYPE_COUNT) {
+        onc_dequantize_row(t, (const char *)w + (size_t)r * w_stride, dst, n);
+        return;
+    }
+    const size_t bs = onc_type_traits_of(base)->type_size, words = bs / 4, tail = bs % 4;
+    const size_t lane = (size_t)(r % R16_ROWS);
+    const uint8_t *grp = (const uint8_t *)w + (size_t)(r / R16_ROWS) * R16_ROWS * w_stride;
+    _Alignas(8) uint8_t blk[sizeof(onc_block_q6_K)];
+    for (int64_t b = 0; b < n / ONC_QK_K; b++) {
+        const uint8_t *src = grp + (size_t)b * bs * R16_ROWS;
+        for (size_t v = 0; v < words; v++) memcpy(blk + 4 * v, src + 64 * v + 4 * lane, 4);
+        memcpy(blk + 4 * words, src + 64 * words + tail * lane, tail);
+        onc_dequantize_row(base, blk, dst + b * ONC_QK_K, ONC_QK_K);
+    }
+}
+
 /* Fallback 16-row kernel: per block, unpack and dot each row with the
  * plain type's kernel of `level` (sums per block in float, then over
  * blocks). */

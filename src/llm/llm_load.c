@@ -1,6 +1,8 @@
 /* llm_load.c — loading decoder models and creating contexts (see
  * oncolm/llm.h). Tensors are checked against the architecture's tensor list
- * (oncolm/arch.h) and then point into the read-only GGUF mapping. */
+ * (oncolm/arch.h) and then point into the read-only GGUF mapping, except
+ * the matrices repacked into a faster layout (onc_repack_type), which get
+ * memory of their own while their file pages are released. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,8 +68,8 @@ static void repack_task(void *ctx, int ith, int nth) {
     }
 }
 
-/* Rewrite the matrix weights (never the token embeddings, which are also
- * read by row) whose type has a faster layout at the current SIMD level
+/* Rewrite the matrix weights (the token embeddings only when they are the
+ * output matrix too) whose type has a faster layout at the current SIMD level
  * (onc_repack_type) into owned memory, on all cores, and release the
  * file's pages. A weight whose memory cannot be had keeps the file layout. */
 static onc_status repack_weights(onc_llm *m, const char *path, onc_error *err) {
@@ -85,7 +87,10 @@ static onc_status repack_weights(onc_llm *m, const char *path, onc_error *err) {
         onc_tensor *w[] = {&L->wq, &L->wk, &L->wv, &L->wqkv, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down};
         for (size_t i = 0; i < per_layer; i++) list[n++] = w[i];
     }
-    if (m->output.data != m->tok_embd.data) list[n++] = &m->output;
+    /* tied: the embedding matrix is the output projection too; lookups of
+     * its rows work on the repacked layout (onc_weight_row_f32) */
+    const bool tied = m->output.data == m->tok_embd.data;
+    list[n++] = tied ? &m->tok_embd : &m->output;
     for (size_t i = 0; i < n; i++) {
         const onc_tensor *t = list[i];
         const bool matrix = t->data && t->ne[2] == 1 && t->ne[3] == 1;
@@ -105,6 +110,7 @@ static onc_status repack_weights(onc_llm *m, const char *path, onc_error *err) {
         t->type = to[i];
         m->repacked[m->n_repacked++] = mem[i];
     }
+    if (tied) m->output = m->tok_embd;
     free(list), free(to), free(mem);
     return ONC_OK;
 }
@@ -117,6 +123,8 @@ onc_llm *onc_llm_load(const char *path, onc_error *err) {
 }
 
 onc_llm *onc_llm_load_with(const char *path, const onc_llm_load_params *lp, onc_error *err) {
+    const onc_llm_load_params defaults = onc_llm_default_load_params();
+    if (!lp) lp = &defaults;
     onc_llm *m = calloc(1, sizeof *m);
     if (!m) {
         onc_error_set(err, ONC_ERR_NOMEM, "%s: out of memory", path);
@@ -201,6 +209,9 @@ const char *onc_llm_describe(const onc_llm *m, char *buf, size_t cap) {
     snprintf(buf, cap, "%s %.2f%s params, %u layers, %s weights, %.1f MiB", onc_arch_name(m->hp.arch),
              n >= 1000000000 ? n / 1e9 : n / 1e6, n >= 1000000000 ? "B" : "M", m->hp.n_layer,
              tr->name ? tr->name : "?", m->weight_bytes / 1048576.0);
+    const size_t len = strlen(buf);
+    if (m->n_repacked > 0 && len < cap)
+        snprintf(buf + len, cap - len, ", %d matrices repacked", m->n_repacked);
     return buf;
 }
 
