@@ -715,6 +715,10 @@ static void test_malformed_tensors(void **state) {
     expect_fail(f.b, f.n, "unknown tensor type id 4");
     ONE_TENSOR("t", 1, ne8, 1000, 0, 32);
     expect_fail(f.b, f.n, "unknown tensor type id 1000");
+    ONE_TENSOR("t", 1, ne8, ONC_TYPE_Q4_K_R16, 0, 32); /* in-memory layouts are not file types */
+    expect_fail(f.b, f.n, "unknown tensor type id 41");
+    ONE_TENSOR("t", 1, ne8, ONC_TYPE_Q6_K_R16, 0, 32);
+    expect_fail(f.b, f.n, "unknown tensor type id 40");
     ONE_TENSOR("t", 1, ne8, 0xFFFFFFFFu, 0, 32);
     expect_fail(f.b, f.n, "unknown tensor type id -1");
     ONE_TENSOR("t", 1, ne33, 2, 0, 32);

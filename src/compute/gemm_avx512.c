@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "compute/k4_avx512.h"
 #include "tensor/blocks.h"
 
 #define GFN(name) name##_avx512
@@ -80,14 +81,8 @@ static inline __m512 f16_hi(__m512i v) { return _mm512_cvtph_ps(_mm512_cvtepi32_
 /* Q4_K/Q5_K lane-wise scales: dw0 = d|dmin, u0..u2 = the 12 scale bytes;
  * meta block mb: sw[8][16], dmin[16], mins pairs[4][16]. */
 static inline void k4_meta16(__m512i dw0, __m512i u0, __m512i u1, __m512i u2, float *mb) {
-    const __m512i km1 = _mm512_set1_epi32(0x3f3f3f3f), km2 = _mm512_set1_epi32(0x0f0f0f0f),
-                  km3 = _mm512_set1_epi32(0x03030303);
-    const __m512i v3 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), km2),
-                                       _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 6), km3), 4));
-    const __m512i v2 = _mm512_and_si512(u1, km1);
-    const __m512i v1 = _mm512_or_si512(_mm512_and_si512(u2, km2),
-                                       _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, 6), km3), 4));
-    const __m512i v0 = _mm512_and_si512(u0, km1);
+    __m512i v0, v1, v2, v3; /* scales 0..3, 4..7; mins 0..3, 4..7 */
+    k4_unpack16(u0, u1, u2, &v0, &v1, &v2, &v3);
     const __m512 d = f16_lo(dw0);
     for (int k = 0; k < 4; k++) {
         _mm512_store_ps(mb + k * 16, _mm512_mul_ps(d, byte_u(v0, k)));

@@ -16,6 +16,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "compute/k4_avx512.h"
 #include "tensor/blocks.h"
 
 #define V(i) _mm512_loadu_si512((const void *)(w + 64 * (i)))
@@ -30,8 +31,6 @@ static void mv16_q4_K_r16_avx512(float *y, const void *vw, const void *vx, int64
     const uint8_t *w = vw;
     const onc_block_q8_K *x = vx;
     const __m512i m4 = _mm512_set1_epi8(0x0F), b8 = _mm512_set1_epi32(0xFF), m8 = _mm512_set1_epi32(0x00FF00FF);
-    const __m512i km1 = _mm512_set1_epi32(0x3f3f3f3f), km2 = _mm512_set1_epi32(0x0f0f0f0f),
-                  km3 = _mm512_set1_epi32(0x03030303);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / ONC_QK_K; b++, w += 16 * sizeof(onc_block_q4_K)) {
         /* the next block: without this software prefetch the kernel
@@ -39,13 +38,8 @@ static void mv16_q4_K_r16_avx512(float *y, const void *vw, const void *vx, int64
          * with it ~35 GB/s, the core's read bandwidth */
         for (int i = 0; i < 36; i++) _mm_prefetch((const char *)w + 16 * sizeof(onc_block_q4_K) + 64 * i, _MM_HINT_T0);
         const __m512i dw = V(0), u0 = V(1), u1 = V(2), u2 = V(3);
-        /* bytes k of sc03 / sc47: scales 0..3 / 4..7; of mn03 / mn47: mins */
-        const __m512i sc03 = _mm512_and_si512(u0, km1);
-        const __m512i sc47 = _mm512_or_si512(_mm512_and_si512(u2, km2),
-                                             _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, 6), km3), 4));
-        const __m512i mn03 = _mm512_and_si512(u1, km1);
-        const __m512i mn47 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), km2),
-                                             _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 6), km3), 4));
+        __m512i sc03, sc47, mn03, mn47; /* bytes k: scales k / 4 + k, mins k / 4 + k */
+        k4_unpack16(u0, u1, u2, &sc03, &sc47, &mn03, &mn47);
         const int8_t *q8 = x[b].qs;
         __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 4
